@@ -1,0 +1,49 @@
+"""Errors raised by portguard. Each message names what is wrong, for the operator reading logs."""
+
+from __future__ import annotations
+
+
+class PortguardError(Exception):
+    """Base class of every error portguard raises on purpose."""
+
+
+class InvalidParameterError(PortguardError, ValueError):
+    """A rule parameter (or a CDK context value feeding one) is not valid."""
+
+    def __init__(self, name: str, value: object, reason: str) -> None:
+        self.name = name
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid rule parameter {name}={value!r}: {reason}")
+
+
+class InvalidEventError(PortguardError, ValueError):
+    """The Lambda event is not a Config rule event portguard can decide."""
+
+
+class ItemNotFoundError(PortguardError):
+    """An oversized item's configuration could not be fetched from Config's history."""
+
+
+class EvaluationDeliveryError(PortguardError):
+    """Some evaluations could not be delivered to Config after retries.
+
+    Raised only after everything deliverable was delivered, so that Lambda retries the invocation.
+    """
+
+    def __init__(self, failed: list[dict[str, object]]) -> None:
+        self.failed = failed
+        ids = ", ".join(str(f.get("ComplianceResourceId")) for f in failed[:10])
+        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+        super().__init__(
+            f"{len(failed)} evaluation(s) could not be delivered to AWS Config: {ids}{more}"
+        )
+
+
+class PrefixListUnavailableError(PortguardError):
+    """A managed prefix list could not be read; the decision treats it as the whole internet."""
+
+    def __init__(self, prefix_list_id: str, reason: str) -> None:
+        self.prefix_list_id = prefix_list_id
+        self.reason = reason
+        super().__init__(f"prefix list {prefix_list_id} could not be read: {reason}")
