@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TypeVar
 
 from portguard.errors import InvalidParameterError
 from portguard.ports import MAX_PORT, PortSet
 
-# Security Hub EC2.19 ("Security groups should not allow unrestricted access to ports with high risk").
+# Security Hub EC2.19: "Security groups should not allow unrestricted access to ports with
+# high risk".
 FSBP_PORTS = (20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000,
               5432, 5500, 5601, 8080, 8088, 8888, 9200, 9300)  # fmt: skip
 # AWS's HIPAA conformance pack: restricted-common-ports' defaults plus SSH.
@@ -23,7 +24,11 @@ HIPAA_PORTS = (20, 21, 22, 3306, 3389, 4333)
 # CIS remote administration ports.
 CIS_PORTS = (22, 3389)
 
-PRESETS: Mapping[str, tuple[int, ...]] = {"fsbp": FSBP_PORTS, "hipaa": HIPAA_PORTS, "cis": CIS_PORTS}
+PRESETS: Mapping[str, tuple[int, ...]] = {
+    "fsbp": FSBP_PORTS,
+    "hipaa": HIPAA_PORTS,
+    "cis": CIS_PORTS,
+}
 
 DEFAULT_BLOCKED_PORTS = "fsbp"
 
@@ -35,7 +40,7 @@ _SPACED_HYPHEN = re.compile(r"\s*-\s*")
 _SEPARATORS = re.compile(r"[,\s]+")
 
 
-class ProtocolType(str, Enum):
+class ProtocolType(StrEnum):
     TCP = "TCP"
     UDP = "UDP"
     ALL = "ALL"
@@ -46,7 +51,7 @@ class ProtocolType(str, Enum):
         return {"TCP": ("tcp",), "UDP": ("udp",), "ALL": ("tcp", "udp")}[self.value]
 
 
-class IpType(str, Enum):
+class IpType(StrEnum):
     IPV4 = "IPv4"
     IPV6 = "IPv6"
     ALL = "ALL"
@@ -70,8 +75,9 @@ class RuleParameters:
     def as_input_parameters(self) -> dict[str, str]:
         """The parameters as Config InputParameters (strings), normalized.
 
-        >>> parse_rule_parameters({"blockedPorts": "cis", "ipType": "ipv4"}).as_input_parameters()
-        {'blockedPorts': '22,3389', 'protocolType': 'ALL', 'ipType': 'IPv4', 'resolvePrefixLists': 'true'}
+        >>> params = parse_rule_parameters({"blockedPorts": "cis", "ipType": "ipv4"})
+        >>> params.as_input_parameters()["blockedPorts"], params.as_input_parameters()["ipType"]
+        ('22,3389', 'IPv4')
         """
         out = {
             "blockedPorts": self.blocked_ports.describe(),
@@ -113,7 +119,9 @@ def parse_ports(text: str, *, name: str = "blockedPorts", allow_all: bool = Fals
             ranges.append((low, high))
         else:
             expected = "a port, a range like 8000-8100, " + (
-                "a preset (fsbp, hipaa, cis) or all" if allow_all else "or a preset (fsbp, hipaa, cis)"
+                "a preset (fsbp, hipaa, cis) or all"
+                if allow_all
+                else "or a preset (fsbp, hipaa, cis)"
             )
             raise InvalidParameterError(name, text, f"unknown token {token!r}: expected {expected}")
     return PortSet(ranges)
@@ -179,7 +187,9 @@ def parse_rule_parameters(raw: Mapping[str, object] | None) -> RuleParameters:
     if exempt_tag_key is not None:
         exempt_tag_key = exempt_tag_key.strip()
         if not exempt_tag_key:
-            raise InvalidParameterError("exemptTagKey", values["exemptTagKey"], "the tag key is empty")
+            raise InvalidParameterError(
+                "exemptTagKey", values["exemptTagKey"], "the tag key is empty"
+            )
         if len(exempt_tag_key) > 128:
             raise InvalidParameterError(
                 "exemptTagKey", exempt_tag_key, "a tag key has at most 128 characters"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MIN_PORT = 0
 MAX_PORT = 65535
@@ -69,6 +72,9 @@ class PortSet:
                 break
             out.append((max(lo, low), min(hi, high)))
         return out
+
+    def intersection(self, other: PortSet) -> PortSet:
+        return PortSet(part for lo, hi in other._ranges for part in self.intersect_range(lo, hi))
 
     def overlaps(self, low: int, high: int) -> bool:
         return any(lo <= high and low <= hi for lo, hi in self._ranges)

@@ -1,0 +1,108 @@
+"""Read an AWS Config rule's Lambda event into a typed invocation, or say exactly what is wrong."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from portguard.errors import InvalidEventError
+from portguard.parameters import RuleParameters, parse_rule_parameters
+
+TEST_MODE_TOKEN = "TESTMODE"  # noqa: S105 - Config's documented placeholder, not a secret
+
+
+class MessageType(StrEnum):
+    CHANGE = "ConfigurationItemChangeNotification"
+    OVERSIZED = "OversizedConfigurationItemChangeNotification"
+    SCHEDULED = "ScheduledNotification"
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """Everything the handler needs from one event, already validated."""
+
+    message_type: MessageType
+    invoking_event: Mapping[str, Any]
+    parameters: RuleParameters
+    result_token: str
+    rule_name: str | None
+    event_left_scope: bool
+
+    @property
+    def test_mode(self) -> bool:
+        return self.result_token == TEST_MODE_TOKEN
+
+    @property
+    def notification_time(self) -> str | None:
+        value = self.invoking_event.get("notificationCreationTime")
+        return value if isinstance(value, str) else None
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """The configuration item (change) or its summary (oversized)."""
+        key = (
+            "configurationItem"
+            if self.message_type is MessageType.CHANGE
+            else "configurationItemSummary"
+        )
+        return self.invoking_event[key]  # type: ignore[no-any-return]
+
+
+def parse_event(event: object) -> Invocation:
+    """Validate a Config rule event. Raises :class:`InvalidEventError` or
+    :class:`~portguard.errors.InvalidParameterError` naming what is wrong."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"the event is not an object: {type(event).__name__}")
+    invoking = _json_object(event, "invokingEvent", required=True)
+    raw_type = invoking.get("messageType")
+    try:
+        message_type = MessageType(str(raw_type))
+    except ValueError:
+        known = ", ".join(m.value for m in MessageType)
+        raise InvalidEventError(
+            f"invokingEvent.messageType {raw_type!r} is not one portguard handles ({known})"
+        ) from None
+    if message_type is not MessageType.SCHEDULED:
+        key = (
+            "configurationItem"
+            if message_type is MessageType.CHANGE
+            else "configurationItemSummary"
+        )
+        if not isinstance(invoking.get(key), Mapping):
+            raise InvalidEventError(
+                f"invokingEvent has messageType {message_type.value} but its {key} is "
+                f"{'missing' if invoking.get(key) is None else 'not an object'}"
+            )
+    parameters = parse_rule_parameters(_json_object(event, "ruleParameters", required=False))
+    token = event.get("resultToken")
+    if not isinstance(token, str) or not token:
+        raise InvalidEventError("the event has no resultToken: Config could not accept evaluations")
+    rule_name = event.get("configRuleName")
+    left = event.get("eventLeftScope")
+    return Invocation(
+        message_type=message_type,
+        invoking_event=invoking,
+        parameters=parameters,
+        result_token=token,
+        rule_name=rule_name if isinstance(rule_name, str) else None,
+        event_left_scope=left is True or (isinstance(left, str) and left.lower() == "true"),
+    )
+
+
+def _json_object(event: Mapping[str, Any], key: str, *, required: bool) -> Mapping[str, Any]:
+    raw = event.get(key)
+    if raw is None or (isinstance(raw, str) and not raw.strip() and not required):
+        if required:
+            raise InvalidEventError(f"the event has no {key}: is this a Config rule event?")
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidEventError(f"{key} is not valid JSON: {exc}") from exc
+    if not isinstance(raw, Mapping):
+        raise InvalidEventError(f"{key} is not a JSON object: {type(raw).__name__}")
+    return raw

@@ -1,0 +1,253 @@
+"""Read security groups from every shape AWS gives them in, into :mod:`portguard.model`.
+
+Shapes:
+
+* a Config configuration item as in a rule's invoking event (``configuration`` an object,
+  ``awsAccountId``, ``ARN``, tags as a map);
+* an item from ``GetResourceConfigHistory`` or a snapshot (``configuration`` a JSON string,
+  ``accountId``, ``arn``);
+* a group from the EC2 API (``DescribeSecurityGroups``: ``GroupId``, ``IpPermissions`` …).
+
+Nothing in a group may crash the reader: missing keys and null lists are empty, ports may be
+floats (SelectResourceConfig writes ``22.0``), legacy items have only ``ipRanges`` as strings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from portguard.errors import InvalidEventError
+from portguard.model import (
+    ALL_PROTOCOLS,
+    SECURITY_GROUP_TYPE,
+    ConfigItem,
+    Permission,
+    SecurityGroup,
+)
+
+_PROTOCOLS = {
+    "-1": ALL_PROTOCOLS,
+    "all": ALL_PROTOCOLS,
+    "tcp": "tcp",
+    "6": "tcp",
+    "udp": "udp",
+    "17": "udp",
+    "icmp": "icmp",
+    "1": "icmp",
+    "icmpv6": "icmpv6",
+    "58": "icmpv6",
+}
+_WITH_PORTS = frozenset({"tcp", "udp"})
+
+
+class _Keys:
+    """Key names of one shape: Config's camelCase or the EC2 API's PascalCase."""
+
+    __slots__ = (
+        "from_port",
+        "group_id",
+        "group_name",
+        "ipv4",
+        "ipv4_cidr",
+        "ipv6",
+        "ipv6_cidr",
+        "legacy",
+        "permissions",
+        "prefix_id",
+        "prefix_lists",
+        "protocol",
+        "tag_key",
+        "tag_value",
+        "tags",
+        "to_port",
+        "vpc_id",
+    )  # fmt: skip
+
+    def __init__(self, *, pascal: bool) -> None:
+        def k(name: str) -> str:
+            return name[0].upper() + name[1:] if pascal else name
+
+        self.group_id, self.group_name, self.vpc_id = k("groupId"), k("groupName"), k("vpcId")
+        self.permissions, self.protocol = k("ipPermissions"), k("ipProtocol")
+        self.from_port, self.to_port = k("fromPort"), k("toPort")
+        self.prefix_lists, self.prefix_id = k("prefixListIds"), k("prefixListId")
+        self.ipv6, self.ipv6_cidr = k("ipv6Ranges"), k("cidrIpv6")
+        self.tags, self.tag_key, self.tag_value = k("tags"), k("key"), k("value")
+        # EC2's IpRanges is Config's ipv4Ranges; Config's ipRanges is the legacy string list.
+        self.ipv4, self.ipv4_cidr = ("IpRanges", "CidrIp") if pascal else ("ipv4Ranges", "cidrIp")
+        self.legacy = None if pascal else "ipRanges"
+
+
+_CONFIG = _Keys(pascal=False)
+_EC2 = _Keys(pascal=True)
+
+
+def parse_configuration_item(item: Mapping[str, Any]) -> ConfigItem:
+    """Read a Config configuration item (invoking-event or history shape).
+
+    Raises :class:`InvalidEventError` when the item is not an object, has no resource type or id,
+    or a security group's configuration is present but not an object.
+    """
+    if not isinstance(item, Mapping):
+        raise InvalidEventError(f"configurationItem is not an object: {type(item).__name__}")
+    resource_type = item.get("resourceType")
+    resource_id = item.get("resourceId")
+    if not isinstance(resource_type, str) or not isinstance(resource_id, str):
+        raise InvalidEventError(
+            "configurationItem has no resourceType or resourceId "
+            f"(resourceType={resource_type!r}, resourceId={resource_id!r})"
+        )
+    status = item.get("configurationItemStatus")
+    capture_time = item.get("configurationItemCaptureTime")
+    if capture_time is not None and not isinstance(capture_time, str):
+        capture_time = capture_time.isoformat()  # a datetime, from boto3's history response
+    group = None
+    configuration = item.get("configuration")
+    if resource_type == SECURITY_GROUP_TYPE and configuration is not None:
+        if isinstance(configuration, str):  # GetResourceConfigHistory gives a JSON string
+            try:
+                configuration = json.loads(configuration)
+            except ValueError as exc:
+                raise InvalidEventError(
+                    f"configuration of {resource_id} is not valid JSON: {exc}"
+                ) from exc
+        if not isinstance(configuration, Mapping):
+            raise InvalidEventError(
+                f"configuration of {resource_id} is not an object: {type(configuration).__name__}"
+            )
+        group = _read_group(
+            configuration, _CONFIG, default_id=resource_id, item_tags=item.get("tags")
+        )
+    return ConfigItem(
+        resource_type=resource_type,
+        resource_id=resource_id,
+        status=status if isinstance(status, str) else None,
+        capture_time=capture_time,
+        group=group,
+    )
+
+
+def parse_ec2_group(group: Mapping[str, Any]) -> SecurityGroup:
+    """Read one group of the EC2 API's ``DescribeSecurityGroups`` output."""
+    if not isinstance(group, Mapping):
+        raise InvalidEventError(f"security group is not an object: {type(group).__name__}")
+    return _read_group(group, _EC2, default_id="", item_tags=None)
+
+
+def _read_group(
+    conf: Mapping[str, Any], keys: _Keys, *, default_id: str, item_tags: object
+) -> SecurityGroup:
+    warnings: list[str] = []
+    permissions = []
+    for raw in _list(conf.get(keys.permissions)):
+        if isinstance(raw, Mapping):
+            permissions.append(_read_permission(raw, keys, warnings))
+        else:
+            warnings.append(f"skipped an ingress permission that is not an object: {raw!r}")
+    group_id = conf.get(keys.group_id)
+    return SecurityGroup(
+        group_id=group_id if isinstance(group_id, str) and group_id else default_id,
+        group_name=_str_or_none(conf.get(keys.group_name)),
+        vpc_id=_str_or_none(conf.get(keys.vpc_id)),
+        permissions=tuple(permissions),
+        tags=_read_tags(item_tags, conf.get(keys.tags), keys),
+        warnings=tuple(warnings),
+    )
+
+
+def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -> Permission:
+    proto_raw = raw.get(keys.protocol)
+    protocol = _normalize_protocol(proto_raw)
+    if protocol is None:
+        warnings.append(f"ingress permission without ipProtocol ({proto_raw!r}): allows no port")
+        protocol = ""
+    ports = None
+    if protocol in _WITH_PORTS:
+        ports = _read_ports(raw.get(keys.from_port), raw.get(keys.to_port), warnings)
+
+    ipv4: list[str] = []
+    for entry in _list(raw.get(keys.ipv4)):
+        _append_cidr(ipv4, entry, keys.ipv4_cidr)
+    if keys.legacy is not None:
+        for entry in _list(raw.get(keys.legacy)):
+            _append_cidr(ipv4, entry, keys.ipv4_cidr)
+    ipv6: list[str] = []
+    for entry in _list(raw.get(keys.ipv6)):
+        _append_cidr(ipv6, entry, keys.ipv6_cidr)
+    prefix_lists: list[str] = []
+    for entry in _list(raw.get(keys.prefix_lists)):
+        _append_cidr(prefix_lists, entry, keys.prefix_id)
+    return Permission(
+        protocol=protocol,
+        ports=ports,
+        # ipv4Ranges and the legacy ipRanges usually repeat each other: keep each CIDR once.
+        ipv4=tuple(dict.fromkeys(ipv4)),
+        ipv6=tuple(dict.fromkeys(ipv6)),
+        prefix_lists=tuple(dict.fromkeys(prefix_lists)),
+    )
+
+
+def _normalize_protocol(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    return _PROTOCOLS.get(text, text)
+
+
+def _read_ports(from_port: object, to_port: object, warnings: list[str]) -> tuple[int, int]:
+    low, high = _port_or_none(from_port, warnings), _port_or_none(to_port, warnings)
+    # Absent, null or -1 ports mean every port (as EC2 does for tcp/udp without a range).
+    if low is None or high is None:
+        return (0, 65535)
+    if low > high:
+        low, high = high, low
+    return (low, high)
+
+
+def _port_or_none(value: object, warnings: list[str]) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int):
+        warnings.append(f"unreadable port {value!r}: counted as every port")
+        return None
+    if value < 0:
+        return None
+    return min(value, 65535)
+
+
+def _append_cidr(out: list[str], entry: object, key: str) -> None:
+    value = entry.get(key) if isinstance(entry, Mapping) else entry
+    if isinstance(value, str) and value:
+        out.append(value.strip())
+
+
+def _read_tags(item_tags: object, conf_tags: object, keys: _Keys) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for entry in _list(conf_tags):
+        if isinstance(entry, Mapping):
+            key, value = entry.get(keys.tag_key), entry.get(keys.tag_value)
+            if isinstance(key, str):
+                tags[key] = value if isinstance(value, str) else ""
+    if isinstance(item_tags, Mapping):
+        tags.update(
+            {k: v if isinstance(v, str) else "" for k, v in item_tags.items() if isinstance(k, str)}
+        )
+    return tags
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
