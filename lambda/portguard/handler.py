@@ -29,7 +29,6 @@ from portguard.decision import (
     evaluate_group,
     evaluate_item,
 )
-from portguard.errors import PortguardError
 from portguard.events import Invocation, MessageType, parse_event
 from portguard.model import SECURITY_GROUP_TYPE, ConfigItem
 from portguard.reader import parse_configuration_item, parse_ec2_group
@@ -40,8 +39,11 @@ if TYPE_CHECKING:
     from mypy_boto3_config.type_defs import EvaluationTypeDef
     from mypy_boto3_ec2 import EC2Client
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "portguard"))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "portguard"))
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "portguard")
+logger = Logger(service=SERVICE)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "portguard"), service=SERVICE
+)
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 8},
@@ -88,6 +90,8 @@ class PortguardRule:
 
     def handle(self, event: object) -> dict[str, Any]:
         """Decide and deliver; return a summary. Raise on a bad event or undelivered evaluations."""
+        # A warm container (or the CLI) calls this many times: start each call with no keys.
+        logger.remove_keys(["rule_name", "message_type", "resource_id"])
         invocation = parse_event(event)  # validates parameters too: nothing is posted before
         logger.append_keys(
             rule_name=invocation.rule_name, message_type=invocation.message_type.value
@@ -122,12 +126,7 @@ class PortguardRule:
             ordering = _timestamp(item.capture_time or invocation.notification_time)
             sink.add(_evaluation(item.resource_type, item.resource_id, verdict, ordering))
 
-        try:
-            sink.flush()
-        finally:
-            for compliance, name in _METRIC_NAMES.items():
-                metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[compliance])
-            metrics.add_metric(name="PutEvaluationsCalls", unit=MetricUnit.Count, value=sink.calls)
+        sink.flush()
         summary = {
             "messageType": invocation.message_type.value,
             "testMode": invocation.test_mode,
@@ -208,7 +207,17 @@ rule = PortguardRule()
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return rule.handle(event)
-    except PortguardError:
-        logger.exception("portguard could not complete this evaluation")
+        summary = rule.handle(event)
+    except Exception as exc:
+        # Bad input, undelivered evaluations, or AWS refusing a call (AccessDenied on EC2…): one
+        # structured line that says what, then raise so that Lambda reports and retries it.
+        metrics.add_metric(name="FailedInvocations", unit=MetricUnit.Count, value=1)
+        logger.exception("portguard could not complete this evaluation", extra={"error": str(exc)})
         raise
+    # Metrics are recorded here, not in handle(): the CLI calls handle() and must not buffer them.
+    for compliance, name in _METRIC_NAMES.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=summary[compliance.value])
+    metrics.add_metric(
+        name="PutEvaluationsCalls", unit=MetricUnit.Count, value=summary["putEvaluationsCalls"]
+    )
+    return summary

@@ -36,13 +36,13 @@ class EvaluationSink:
         *,
         resend_attempts: int = 3,
         backoff_seconds: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._client = client
         self._token = result_token
         self._resend_attempts = resend_attempts
         self._backoff = backoff_seconds
-        self._sleep = sleep
+        self._sleep = sleep if sleep is not None else time.sleep
         self._pending: list[EvaluationTypeDef] = []
         self._failed: list[EvaluationTypeDef] = []
         self._errors: list[str] = []
