@@ -1,0 +1,20 @@
+#!/usr/bin/env python3
+"""The CDK app: reads the settings from context and synthesizes the portguard stack, offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aws_cdk import App
+
+from infra.settings import Settings, cdk_json_context
+from infra.stack import PortguardStack
+
+# Run directly (`python app.py`, `make run`), a bare App would read neither cdk.json nor an output
+# directory: give it cdk.json's context (the CLI's own context, with -c, still wins) and ./cdk.out.
+OUTDIR = None if "CDK_OUTDIR" in os.environ else str(Path(__file__).resolve().parent / "cdk.out")
+
+app = App(context=cdk_json_context(), outdir=OUTDIR)
+PortguardStack(app, "Portguard", settings=Settings.from_context(app))
+app.synth()
