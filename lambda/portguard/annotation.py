@@ -21,52 +21,70 @@ def describe_ports(protocol: str, ports: tuple[int, int]) -> str:
     return f"{protocol}/{low}" if low == high else f"{protocol}/{low}-{high}"
 
 
-def render(head: str, exposures: Sequence[Exposure], tail: str = "") -> str:
-    """Write ``head`` then each exposure, grouped by sources, then ``tail``, within the limit.
+def port_items(exposures: Sequence[Exposure]) -> list[str]:
+    """Each protocol's offending ports in ascending order, consecutive ports merged whatever
+    their sources: ``['tcp/20-23', 'tcp/3389', 'udp/53']``."""
+    merged: list[tuple[str, int, int]] = []
+    for exposure in sorted(exposures, key=lambda e: (e.protocol, e.ports)):
+        low, high = exposure.ports
+        if merged and merged[-1][0] == exposure.protocol and merged[-1][2] + 1 >= low:
+            merged[-1] = (exposure.protocol, merged[-1][1], max(merged[-1][2], high))
+        else:
+            merged.append((exposure.protocol, low, high))
+    return [describe_ports(protocol, (low, high)) for protocol, low, high in merged]
 
-    Port items are never cut: when they do not all fit, the text names as many as fit, in
-    ascending order, and ends with ``and N more``.
+
+def render(lead: str, exposures: Sequence[Exposure], notes: Sequence[str] = ()) -> str:
+    """``[notes. ]<lead> from <sources>: <ports>[, and N more]``, in at most 256 characters.
+
+    Port items are never cut. When they do not all fit, the text names the lowest ones and ends
+    with ``and N more``; to make room it first shows fewer sources (``and K other sources``),
+    and drops the notes only as a last resort.
 
     >>> from portguard.decision import Exposure
-    >>> render("Open to the internet: ", [Exposure("tcp", (22, 22), ("0.0.0.0/0",))])
-    'Open to the internet: tcp/22 from 0.0.0.0/0'
+    >>> render("Open to the internet", [Exposure("tcp", (22, 22), ("0.0.0.0/0",))])
+    'Open to the internet from 0.0.0.0/0: tcp/22'
     """
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for exposure in exposures:
-        groups.setdefault(exposure.sources, []).append(
-            describe_ports(exposure.protocol, exposure.ports)
-        )
-    total = len(exposures)
-    for shown in range(total, 0, -1):
-        text = head + _body(groups, shown)
-        if shown < total:
-            text += f"; and {total - shown} more"
-        text += tail
-        if len(text) <= MAX_ANNOTATION:
-            return text
-    return _cut_at_word(head + _body(groups, 1) + (f"; and {total - 1} more" if total > 1 else ""))
-
-
-def _body(groups: dict[tuple[str, ...], list[str]], limit: int) -> str:
-    parts = []
-    for sources, items in groups.items():
-        if limit <= 0:
+    items = port_items(exposures)
+    sources = list(dict.fromkeys(s for e in sorted(exposures, key=_order) for s in e.sources))
+    for prefix in (_notes(notes), ""):
+        for shown in range(min(_MAX_SOURCES_SHOWN, len(sources)), -1, -1):
+            head = f"{prefix}{lead} from {_sources(sources, shown)}: "
+            for count in range(len(items), 0, -1):
+                more = len(items) - count
+                text = head + ", ".join(items[:count]) + (f", and {more} more" if more else "")
+                if len(text) <= MAX_ANNOTATION:
+                    return text
+        if not prefix:
             break
-        taken = items[:limit]
-        limit -= len(taken)
-        parts.append(f"{', '.join(taken)} from {_sources(sources)}")
-    return "; ".join(parts)
+    # Only a lead longer than the limit gets here (a 128-character tag key in it, say).
+    return cut_at_word(
+        f"{lead}: {items[0]}" + (f", and {len(items) - 1} more" if len(items) > 1 else "")
+    )
 
 
-def _sources(sources: tuple[str, ...]) -> str:
-    shown = ", ".join(sources[:_MAX_SOURCES_SHOWN])
-    hidden = len(sources) - _MAX_SOURCES_SHOWN
-    return f"{shown} and {hidden} other sources" if hidden > 0 else shown
+def _order(exposure: Exposure) -> tuple[str, tuple[int, int]]:
+    return exposure.protocol, exposure.ports
 
 
-def _cut_at_word(text: str) -> str:
-    """Last resort for pathological inputs (a 128-character tag key and long sources)."""
-    if len(text) <= MAX_ANNOTATION:
+def _notes(notes: Sequence[str]) -> str:
+    return "".join(f"{note}. " for note in notes)
+
+
+def _sources(sources: list[str], shown: int) -> str:
+    if shown == 0:
+        return f"{len(sources)} sources" if len(sources) != 1 else "1 source"
+    hidden = len(sources) - shown
+    text = ", ".join(sources[:shown])
+    if hidden > 0:
+        text += f" and {hidden} other source{'s' if hidden > 1 else ''}"
+    return text
+
+
+def cut_at_word(text: str, limit: int = MAX_ANNOTATION) -> str:
+    """``text`` within ``limit`` characters, cut at a space (never in a word) and marked ``…``."""
+    if len(text) <= limit:
         return text
-    cut = text[: MAX_ANNOTATION - 2]
-    return cut[: cut.rfind(" ")].rstrip(",;") + " …"
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > 0 else cut).rstrip(",;:. ") + "…"

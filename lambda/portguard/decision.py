@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from portguard.annotation import render
+from portguard.annotation import cut_at_word, port_items, render
 from portguard.errors import InvalidParameterError, PrefixListUnavailableError
 from portguard.model import ALL_PROTOCOLS, ConfigItem, Permission, SecurityGroup
 from portguard.parameters import RuleParameters, parse_ports
@@ -30,7 +30,7 @@ _SPACE_END = {4: (1 << 32) - 1, 6: (1 << 128) - 1}
 # Sort order of source labels in an annotation: IPv4, IPv6, prefix lists, unreadable lists.
 _PREFIX_LIST_ORDER = 7
 _UNREADABLE_ORDER = 8
-_MAX_REASON = 40
+_MAX_REASON = 60
 
 
 class Compliance(StrEnum):
@@ -105,17 +105,18 @@ def evaluate_group(
         open_now.extend(_split(exposure, ports.difference(exemption.ports).ranges))
 
     if open_now:
-        tail = f". {exemption.note}" if exemption.note and exemption.ports is None else ""
+        notes = [exemption.note] if exemption.note and exemption.ports is None else []
         if excused:
-            tail = f". {len(excused)} more exempted {exemption.note}"
-        annotation = render("Open to the internet: ", open_now, tail)
+            ranges = len(port_items(excused))
+            notes = [f"{ranges} port range{'s' if ranges > 1 else ''} exempted {exemption.note}"]
+        annotation = render("Open to the internet", open_now, notes)
         return Verdict(Compliance.NON_COMPLIANT, annotation, tuple(open_now), tuple(excused),
                        tuple(warnings))  # fmt: skip
     if excused:
-        annotation = render(f"Exempted {exemption.note}: ", excused)
+        annotation = render(f"Exempted {exemption.note}, open to the internet", excused)
         return Verdict(Compliance.COMPLIANT, annotation, (), tuple(excused), tuple(warnings))
     # Nothing open: an exemption that does not parse or expired is still worth a word.
-    note = exemption.note if exemption.ports is None else None
+    note = cut_at_word(exemption.note) if exemption.note and exemption.ports is None else None
     return Verdict(Compliance.COMPLIANT, note, (), (), tuple(warnings))
 
 
@@ -172,7 +173,7 @@ def _prefix_list_sources(
     except PrefixListUnavailableError as exc:
         # Fail closed: a list nobody can read could hold anything, so it counts as the internet.
         warnings.append(f"{exc}; counted as the whole internet")
-        reason = exc.reason if len(exc.reason) <= _MAX_REASON else exc.reason[:_MAX_REASON] + "…"
+        reason = cut_at_word(exc.reason, _MAX_REASON)
         key = (_UNREADABLE_ORDER, 0, f"{list_id} (unreadable: {reason})")
         return [(4, 0, _SPACE_END[4], key), (6, 0, _SPACE_END[6], key)]
     out: list[Source] = []
@@ -303,7 +304,8 @@ def _read_exemption(group: SecurityGroup, parameters: RuleParameters, today: dat
     try:
         ports = parse_ports(match["ports"], name=f"tag {key}", allow_all=True)
     except InvalidParameterError as exc:
-        return _Exemption(note=f"Exemption tag {key} ignored: {exc.reason}"[:120])
+        # The reason's first clause ("unknown token 'ssh'") says it; the rest is the grammar.
+        return _Exemption(note=f"Exemption tag {key} ignored: {exc.reason.split(': ')[0]}")
     if until is not None and today > until:
         return _Exemption(note=f"Exemption tag {key} expired {until.isoformat()}")
     when = f"until {until.isoformat()}" if until else "with no end date"

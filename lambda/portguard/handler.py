@@ -123,7 +123,7 @@ class PortguardRule:
             )
             _log_verdict(item.resource_id, verdict)
             counts[verdict.compliance] += 1
-            ordering = _timestamp(item.capture_time or invocation.notification_time)
+            ordering = _timestamp(item.capture_time, invocation.notification_time)
             sink.add(_evaluation(item.resource_type, item.resource_id, verdict, ordering))
 
         sink.flush()
@@ -176,12 +176,15 @@ def _evaluation(
     return evaluation
 
 
-def _timestamp(text: str | None) -> datetime:
-    if text:
+def _timestamp(*candidates: str | None) -> datetime:
+    """The first readable ISO 8601 time of ``candidates``, else now."""
+    for text in candidates:
+        if not text:
+            continue
         try:
             return datetime.fromisoformat(text)
         except ValueError:
-            logger.warning("unreadable timestamp; using the current time", extra={"value": text})
+            logger.warning("unreadable timestamp; trying the next", extra={"value": text})
     return datetime.now(UTC)
 
 

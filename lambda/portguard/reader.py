@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from portguard.errors import InvalidEventError
@@ -101,8 +102,10 @@ def parse_configuration_item(item: Mapping[str, Any]) -> ConfigItem:
         )
     status = item.get("configurationItemStatus")
     capture_time = item.get("configurationItemCaptureTime")
-    if capture_time is not None and not isinstance(capture_time, str):
-        capture_time = capture_time.isoformat()  # a datetime, from boto3's history response
+    if isinstance(capture_time, datetime):  # boto3 parses the history response's timestamps
+        capture_time = capture_time.isoformat()
+    elif not isinstance(capture_time, str):
+        capture_time = None  # unreadable: the handler falls back to the notification's time
     group = None
     configuration = item.get("configuration")
     if resource_type == SECURITY_GROUP_TYPE and configuration is not None:

@@ -11,7 +11,7 @@ from portguard.errors import EvaluationDeliveryError, ItemNotFoundError
 from portguard.events import TEST_MODE_TOKEN
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Mapping
 
     from mypy_boto3_config import ConfigServiceClient
     from mypy_boto3_config.type_defs import EvaluationTypeDef
@@ -46,17 +46,12 @@ class EvaluationSink:
         self._pending: list[EvaluationTypeDef] = []
         self._failed: list[EvaluationTypeDef] = []
         self._errors: list[str] = []
-        self.delivered = 0
         self.calls = 0
 
     def add(self, evaluation: EvaluationTypeDef) -> None:
         self._pending.append(evaluation)
         if len(self._pending) == MAX_BATCH:
             self._send_pending()
-
-    def add_all(self, evaluations: Iterable[EvaluationTypeDef]) -> None:
-        for evaluation in evaluations:
-            self.add(evaluation)
 
     def flush(self) -> None:
         """Send what is pending; raise if anything could not be delivered."""
@@ -93,7 +88,6 @@ class EvaluationSink:
         self.calls += 1
         response = self._client.put_evaluations(**kwargs)
         failed: list[EvaluationTypeDef] = list(response.get("FailedEvaluations") or [])  # type: ignore[arg-type]
-        self.delivered += len(batch) - len(failed)
         return failed
 
 

@@ -1,0 +1,129 @@
+"""Fixtures for running the real handler against real boto3 clients (Stubber for Config, moto or
+Stubber for EC2). Nothing here reaches AWS: credentials are fake and every call is stubbed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from portguard.handler import CLIENT_CONFIG
+
+EVENTS = Path(__file__).parent.parent / "events"
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def load(name: str) -> dict[str, Any]:
+    """A file of tests/events (copied from public captures; see tests/events/SOURCES.md)."""
+    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+
+
+def placebo_data(name: str) -> dict[str, Any]:
+    """A placebo recording's response, with its encoded datetimes turned back into datetimes."""
+
+    def decode(obj: dict[str, Any]) -> Any:
+        if obj.get("__class__") == "datetime":
+            fields = {k: v for k, v in obj.items() if k != "__class__"}
+            return datetime(**fields)
+        return obj
+
+    data = json.loads((EVENTS / name).read_text(), object_hook=decode)["data"]
+    data.pop("ResponseMetadata", None)
+    return data  # type: ignore[no-any-return]
+
+
+def change_event(
+    item: dict[str, Any],
+    *,
+    token: str = "token-1",
+    parameters: dict[str, str] | None = None,
+    left_scope: bool = False,
+) -> dict[str, Any]:
+    """A ConfigurationItemChangeNotification event around ``item``, shaped like the c7n capture."""
+    envelope = load("c7n-lambda-event-sg-open-ssh.json")
+    invoking = json.loads(envelope["invokingEvent"])
+    invoking["configurationItem"] = item
+    envelope["invokingEvent"] = json.dumps(invoking)
+    envelope["ruleParameters"] = json.dumps(parameters or {})
+    envelope["resultToken"] = token
+    envelope["eventLeftScope"] = left_scope
+    return envelope
+
+
+def open_ssh_item() -> dict[str, Any]:
+    """The configuration item of the captured c7n event: sg-e2fb6999, tcp/22 from 0.0.0.0/0."""
+    return json.loads(load("c7n-lambda-event-sg-open-ssh.json")["invokingEvent"])[  # type: ignore[no-any-return]
+        "configurationItem"
+    ]
+
+
+def scheduled_event(
+    *, token: str = "token-1", parameters: dict[str, str] | None = None
+) -> dict[str, Any]:
+    event = load("powertools-lambda-event-scheduled.json")
+    event["resultToken"] = token
+    event["ruleParameters"] = json.dumps(parameters or {})
+    return event
+
+
+@pytest.fixture
+def config_client() -> Any:
+    return boto3.client("config", region_name=REGION, config=CLIENT_CONFIG)
+
+
+@pytest.fixture
+def config_stub(config_client: Any) -> Iterator[Stubber]:
+    with Stubber(config_client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def ec2_client() -> Any:
+    return boto3.client("ec2", region_name=REGION, config=CLIENT_CONFIG)
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "portguard"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:portguard"
+    aws_request_id: str = "0f3b7e0c-0000-4000-8000-000000000000"
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Any]:
+    """The handler's structured log lines, parsed. Powertools' handler holds the stdout of import
+    time, so capsys cannot see it: point that handler at a buffer for the test."""
+    import io
+
+    from portguard.handler import logger
+
+    buffer = io.StringIO()
+    stream_handler = logger.registered_handler
+    previous = stream_handler.setStream(buffer)
+
+    def read() -> list[dict[str, Any]]:
+        lines = [json.loads(x) for x in buffer.getvalue().splitlines() if x.startswith("{")]
+        buffer.seek(0)
+        buffer.truncate()
+        return lines
+
+    yield read
+    stream_handler.setStream(previous)  # type: ignore[arg-type]

@@ -1,0 +1,900 @@
+"""The real handler with real boto3 clients: Config under botocore's Stubber (exact parameters),
+EC2 under moto or Stubber. Each message type, batching, retries, re-sends and refusals."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from portguard import handler
+from portguard.errors import EvaluationDeliveryError, InvalidEventError, InvalidParameterError
+from portguard.handler import PortguardRule
+
+from .conftest import (
+    LambdaContext,
+    change_event,
+    load,
+    open_ssh_item,
+    placebo_data,
+    scheduled_event,
+)
+
+SSH_CAPTURE_TIME = datetime(2017, 11, 27, 14, 26, 11, 300000, tzinfo=UTC)
+
+
+def evaluation(
+    resource_id: str,
+    compliance: str,
+    when: datetime,
+    annotation: str | None = None,
+    resource_type: str = "AWS::EC2::SecurityGroup",
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ComplianceResourceType": resource_type,
+        "ComplianceResourceId": resource_id,
+        "ComplianceType": compliance,
+        "OrderingTimestamp": when,
+    }
+    if annotation is not None:
+        out["Annotation"] = annotation
+    return out
+
+
+class Batch:
+    """Matches a PutEvaluations ``Evaluations`` list of exactly ``size`` items and keeps it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.seen: list[dict[str, Any]] = []
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list) and len(other) == self.size:
+            self.seen = other
+            return True
+        return False
+
+    def __hash__(self) -> int:  # pragma: no cover - never hashed
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"<{self.size} evaluations>"
+
+
+# --- ConfigurationItemChangeNotification -------------------------------------------------------
+
+
+def test_change_notification_posts_exact_evaluation(
+    config_client: Any, config_stub: Stubber
+) -> None:
+    event = load("c7n-lambda-event-sg-open-ssh.json")
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [
+                evaluation(
+                    "sg-e2fb6999",
+                    "NON_COMPLIANT",
+                    SSH_CAPTURE_TIME,
+                    "Open to the internet from 0.0.0.0/0: tcp/22",
+                )
+            ],
+            "ResultToken": event["resultToken"],
+        },
+    )
+    summary = PortguardRule(config_client=config_client).handle(event)
+    assert summary["NON_COMPLIANT"] == 1
+    assert summary["putEvaluationsCalls"] == 1
+    assert summary["testMode"] is False
+
+
+def test_testmode_token_sets_test_mode(config_client: Any, config_stub: Stubber) -> None:
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {"Evaluations": ANY, "ResultToken": "TESTMODE", "TestMode": True},
+    )
+    summary = PortguardRule(config_client=config_client).handle(
+        change_event(open_ssh_item(), token="TESTMODE")
+    )
+    assert summary["testMode"] is True
+
+
+def test_compliant_group_after_parameters_narrow_the_ports(
+    config_client: Any, config_stub: Stubber
+) -> None:
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [evaluation("sg-e2fb6999", "COMPLIANT", SSH_CAPTURE_TIME)],
+            "ResultToken": "token-1",
+        },
+    )
+    PortguardRule(config_client=config_client).handle(
+        change_event(open_ssh_item(), parameters={"blockedPorts": "3389", "protocolType": "tcp"})
+    )
+
+
+@pytest.mark.parametrize(
+    "status", ["ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded"]
+)
+def test_deleted_group_is_not_applicable(
+    config_client: Any, config_stub: Stubber, status: str
+) -> None:
+    item = open_ssh_item()
+    item.update(configurationItemStatus=status, configuration=None)
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [evaluation("sg-e2fb6999", "NOT_APPLICABLE", SSH_CAPTURE_TIME)],
+            "ResultToken": "token-1",
+        },
+    )
+    PortguardRule(config_client=config_client).handle(change_event(item))
+
+
+def test_event_left_scope_is_not_applicable_even_when_open(
+    config_client: Any, config_stub: Stubber
+) -> None:
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [evaluation("sg-e2fb6999", "NOT_APPLICABLE", SSH_CAPTURE_TIME)],
+            "ResultToken": "token-1",
+        },
+    )
+    PortguardRule(config_client=config_client).handle(
+        change_event(open_ssh_item(), left_scope=True)
+    )
+
+
+def test_captured_deletion_event_of_another_type_is_not_applicable(
+    config_client: Any, config_stub: Stubber
+) -> None:
+    event = load("accessanalyzer-lambda-event-deleted-iam-role.json")
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [evaluation(ANY, "NOT_APPLICABLE", ANY, resource_type="AWS::IAM::Role")],
+            "ResultToken": event["resultToken"],
+        },
+    )
+    summary = PortguardRule(config_client=config_client).handle(event)
+    assert summary["NOT_APPLICABLE"] == 1
+
+
+def test_other_resource_type_is_not_applicable(config_client: Any, config_stub: Stubber) -> None:
+    event = load("powertools-lambda-event-ec2-instance-changed.json")
+    event["ruleParameters"] = "{}"  # the capture carries another rule's parameter
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [
+                evaluation(
+                    "i-042dd005362091826", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance"
+                )
+            ],
+            "ResultToken": event["resultToken"],
+        },
+    )
+    PortguardRule(config_client=config_client).handle(event)
+
+
+def test_prefix_list_resolved_through_ec2(config_client: Any, config_stub: Stubber) -> None:
+    with mock_aws():
+        import boto3
+
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        pl = ec2.create_managed_prefix_list(
+            PrefixListName="everyone-in-halves",
+            MaxEntries=5,
+            AddressFamily="IPv4",
+            Entries=[{"Cidr": "0.0.0.0/1"}, {"Cidr": "128.0.0.0/1"}],
+        )["PrefixList"]["PrefixListId"]
+        item = open_ssh_item()
+        item["configuration"]["ipPermissions"][0].update(
+            ipv4Ranges=[], ipRanges=[], prefixListIds=[{"prefixListId": pl}]
+        )
+        config_stub.add_response(
+            "put_evaluations",
+            {"FailedEvaluations": []},
+            {
+                "Evaluations": [
+                    evaluation(
+                        "sg-e2fb6999",
+                        "NON_COMPLIANT",
+                        SSH_CAPTURE_TIME,
+                        f"Open to the internet from {pl}: tcp/22",
+                    )
+                ],
+                "ResultToken": "token-1",
+            },
+        )
+        PortguardRule(config_client=config_client, ec2_client=ec2).handle(change_event(item))
+
+
+def test_unreadable_prefix_list_fails_closed(
+    config_client: Any, config_stub: Stubber, ec2_client: Any
+) -> None:
+    item = open_ssh_item()
+    item["configuration"]["ipPermissions"][0].update(
+        ipv4Ranges=[], ipRanges=[], prefixListIds=[{"prefixListId": "pl-0123456789abcdef0"}]
+    )
+    with Stubber(ec2_client) as ec2_stub:
+        ec2_stub.add_client_error(
+            "get_managed_prefix_list_entries",
+            service_error_code="UnauthorizedOperation",
+            http_status_code=403,
+            expected_params={"PrefixListId": "pl-0123456789abcdef0"},
+        )
+        config_stub.add_response(
+            "put_evaluations",
+            {"FailedEvaluations": []},
+            {
+                "Evaluations": [
+                    evaluation(
+                        "sg-e2fb6999",
+                        "NON_COMPLIANT",
+                        SSH_CAPTURE_TIME,
+                        "Open to the internet from pl-0123456789abcdef0 "
+                        "(unreadable: UnauthorizedOperation): tcp/22",
+                    )
+                ],
+                "ResultToken": "token-1",
+            },
+        )
+        PortguardRule(config_client=config_client, ec2_client=ec2_client).handle(change_event(item))
+        ec2_stub.assert_no_pending_responses()
+
+
+def test_prefix_lists_not_resolved_when_disabled(config_client: Any, config_stub: Stubber) -> None:
+    item = open_ssh_item()
+    item["configuration"]["ipPermissions"][0].update(
+        ipv4Ranges=[], ipRanges=[], prefixListIds=[{"prefixListId": "pl-0123456789abcdef0"}]
+    )
+
+    class NoEc2:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"EC2 must not be called ({name})")
+
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [evaluation("sg-e2fb6999", "COMPLIANT", SSH_CAPTURE_TIME)],
+            "ResultToken": "token-1",
+        },
+    )
+    PortguardRule(config_client=config_client, ec2_client=NoEc2()).handle(  # type: ignore[arg-type]
+        change_event(item, parameters={"resolvePrefixLists": "false"})
+    )
+
+
+def test_exemption_tag_is_honoured_until_its_date(config_client: Any, config_stub: Stubber) -> None:
+    item = open_ssh_item()
+    item["tags"] = {"portguard:exempt": "22 until 2026-11-30"}
+    params = {"exemptTagKey": "portguard:exempt"}
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [
+                evaluation(
+                    "sg-e2fb6999",
+                    "COMPLIANT",
+                    SSH_CAPTURE_TIME,
+                    "Exempted by tag portguard:exempt until 2026-11-30, open to the internet "
+                    "from 0.0.0.0/0: tcp/22",
+                )
+            ],
+            "ResultToken": "token-1",
+        },
+    )
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [
+                evaluation(
+                    "sg-e2fb6999",
+                    "NON_COMPLIANT",
+                    SSH_CAPTURE_TIME,
+                    "Exemption tag portguard:exempt expired 2026-11-30. "
+                    "Open to the internet from 0.0.0.0/0: tcp/22",
+                )
+            ],
+            "ResultToken": "token-1",
+        },
+    )
+    PortguardRule(config_client=config_client, today=date(2026, 11, 30)).handle(
+        change_event(item, parameters=params)
+    )
+    PortguardRule(config_client=config_client, today=date(2026, 12, 1)).handle(
+        change_event(item, parameters=params)
+    )
+
+
+# --- OversizedConfigurationItemChangeNotification ----------------------------------------------
+
+
+def oversized_event(**summary: Any) -> dict[str, Any]:
+    """The documented oversized event, pointed at a security group."""
+    event = load("powertools-lambda-event-oversized-ec2-instance.json")
+    invoking = json.loads(event["invokingEvent"])
+    invoking["configurationItemSummary"].update(
+        {"resourceType": "AWS::EC2::SecurityGroup", "resourceId": "sg-a38ed1de", **summary}
+    )
+    event["invokingEvent"] = json.dumps(invoking)
+    event["ruleParameters"] = "{}"
+    return event
+
+
+def test_oversized_item_is_fetched_from_history(config_client: Any, config_stub: Stubber) -> None:
+    config_stub.add_response(
+        "get_resource_config_history",
+        placebo_data("c7n-history-sg-allow-access-legacy.json"),
+        {
+            "resourceType": "AWS::EC2::SecurityGroup",
+            "resourceId": "sg-a38ed1de",
+            "laterTime": "2016-10-06T16:46:16.261Z",
+            "limit": 1,
+        },
+    )
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [
+                evaluation(
+                    "sg-a38ed1de",
+                    "NON_COMPLIANT",
+                    datetime(2016, 12, 11, 6, 4, 3, 800000),
+                    "Open to the internet from 0.0.0.0/0: tcp/8080",
+                )
+            ],
+            "ResultToken": "myResultToken",
+        },
+    )
+    PortguardRule(config_client=config_client).handle(oversized_event())
+
+
+def test_oversized_deleted_item_is_decided_from_the_summary(
+    config_client: Any, config_stub: Stubber
+) -> None:
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [
+                evaluation(
+                    "sg-a38ed1de",
+                    "NOT_APPLICABLE",
+                    datetime(2016, 10, 6, 16, 46, 16, 261000, tzinfo=UTC),
+                )
+            ],
+            "ResultToken": "myResultToken",
+        },
+    )
+    PortguardRule(config_client=config_client).handle(
+        oversized_event(configurationItemStatus="ResourceDeleted")
+    )
+
+
+def test_oversized_item_of_another_type_is_not_fetched(
+    config_client: Any, config_stub: Stubber
+) -> None:
+    event = load("powertools-lambda-event-oversized-ec2-instance.json")
+    event["ruleParameters"] = "{}"
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [
+                evaluation("i-00000000", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance")
+            ],
+            "ResultToken": "myResultToken",
+        },
+    )
+    PortguardRule(config_client=config_client).handle(event)
+
+
+def test_oversized_item_missing_from_history_raises_and_posts_nothing(
+    config_client: Any, config_stub: Stubber
+) -> None:
+    config_stub.add_response("get_resource_config_history", {"configurationItems": []}, None)
+    with pytest.raises(
+        Exception, match="no configuration item for AWS::EC2::SecurityGroup sg-a38ed1de"
+    ):
+        PortguardRule(config_client=config_client).handle(oversized_event())
+
+
+# --- ScheduledNotification ---------------------------------------------------------------------
+
+
+def test_periodic_sweep_posts_250_evaluations_in_3_calls(
+    config_client: Any, config_stub: Stubber
+) -> None:
+    with mock_aws():
+        import boto3
+
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+        created = [
+            ec2.create_security_group(GroupName=f"g{i}", Description="d", VpcId=vpc)["GroupId"]
+            for i in range(249)  # plus the default VPC's default group: 250
+        ]
+        ec2.authorize_security_group_ingress(
+            GroupId=created[7],
+            IpPermissions=[{"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}],
+        )
+        ec2.authorize_security_group_ingress(
+            GroupId=created[200],
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 3389,
+                    "ToPort": 3389,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/1"}],
+                },
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 3000,
+                    "ToPort": 4000,
+                    "IpRanges": [{"CidrIp": "128.0.0.0/1"}],
+                },
+            ],
+        )
+        batches = [Batch(100), Batch(100), Batch(50)]
+        notified = datetime(2023, 4, 27, 13, 26, 17, 741000, tzinfo=UTC)
+        for batch in batches:
+            config_stub.add_response(
+                "put_evaluations",
+                {"FailedEvaluations": []},
+                {"Evaluations": batch, "ResultToken": "token-1"},
+            )
+        summary = PortguardRule(config_client=config_client, ec2_client=ec2).handle(
+            scheduled_event()
+        )
+
+    posted = {e["ComplianceResourceId"]: e for b in batches for e in b.seen}
+    assert len(posted) == 250
+    assert set(created) <= set(posted)
+    assert summary == {
+        "messageType": "ScheduledNotification",
+        "testMode": False,
+        "evaluations": 250,
+        "putEvaluationsCalls": 3,
+        "COMPLIANT": 248,
+        "NON_COMPLIANT": 2,
+        "NOT_APPLICABLE": 0,
+    }
+    assert all(e["OrderingTimestamp"] == notified for e in posted.values())
+    assert posted[created[7]]["Annotation"].startswith(
+        "Open to the internet from ::/0: tcp/20-23, tcp/25, tcp/110"
+    )
+    assert posted[created[7]]["Annotation"].endswith("tcp/9300, udp/20-23, and 19 more")
+    assert posted[created[200]]["Annotation"] == (
+        "Open to the internet from 0.0.0.0/1, 128.0.0.0/1: tcp/3389"
+    )
+    assert "Annotation" not in posted[created[0]]
+
+
+def test_sweep_reads_every_page_at_the_largest_page_size(
+    config_client: Any, config_stub: Stubber, ec2_client: Any
+) -> None:
+    open_group = {
+        "GroupId": "sg-2",
+        "GroupName": "web",
+        "VpcId": "vpc-1",
+        "IpPermissions": [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    }
+    with Stubber(ec2_client) as ec2_stub:
+        ec2_stub.add_response(
+            "describe_security_groups",
+            {"SecurityGroups": [{"GroupId": "sg-1", "GroupName": "quiet"}], "NextToken": "page-2"},
+            {"MaxResults": 1000},
+        )
+        ec2_stub.add_response(
+            "describe_security_groups",
+            {"SecurityGroups": [open_group]},
+            {"MaxResults": 1000, "NextToken": "page-2"},
+        )
+        when = datetime(2023, 4, 27, 13, 26, 17, 741000, tzinfo=UTC)
+        config_stub.add_response(
+            "put_evaluations",
+            {"FailedEvaluations": []},
+            {
+                "Evaluations": [
+                    evaluation("sg-1", "COMPLIANT", when),
+                    evaluation(
+                        "sg-2", "NON_COMPLIANT", when, "Open to the internet from 0.0.0.0/0: tcp/22"
+                    ),
+                ],
+                "ResultToken": "token-1",
+            },
+        )
+        PortguardRule(config_client=config_client, ec2_client=ec2_client).handle(scheduled_event())
+        ec2_stub.assert_no_pending_responses()
+
+
+# --- delivery: retries, re-sends, failures -----------------------------------------------------
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(400, "ThrottlingException"), (500, "InternalFailure"), (503, "ServiceUnavailable")],
+)
+def test_throttling_and_server_errors_are_retried_by_the_client(
+    config_client: Any, monkeypatch: pytest.MonkeyPatch, status: int, error: str
+) -> None:
+    """The wire answers an error first, then success: botocore's retry mode must retry it."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    sent: list[Any] = []
+
+    def wire(request: Any, **_: Any) -> AWSResponse:
+        sent.append(json.loads(request.body))
+        if len(sent) == 1:
+            body = json.dumps({"__type": error, "message": "try again"}).encode()
+            return AWSResponse(request.url, status, {"x-amzn-requestid": "1"}, _Raw(body))
+        return AWSResponse(
+            request.url, 200, {"x-amzn-requestid": "2"}, _Raw(b'{"FailedEvaluations":[]}')
+        )
+
+    config_client.meta.events.register("before-send.config-service.PutEvaluations", wire)
+    summary = PortguardRule(config_client=config_client).handle(change_event(open_ssh_item()))
+    assert len(sent) == 2
+    assert sent[0] == sent[1]
+    assert len(sleeps) == 1
+    assert summary["NON_COMPLIANT"] == 1
+
+
+def test_failed_evaluations_are_sent_again(
+    config_client: Any, config_stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(time, "sleep", lambda _: None)
+    expected = evaluation(
+        "sg-e2fb6999",
+        "NON_COMPLIANT",
+        SSH_CAPTURE_TIME,
+        "Open to the internet from 0.0.0.0/0: tcp/22",
+    )
+    params = {"Evaluations": [expected], "ResultToken": "token-1"}
+    config_stub.add_response("put_evaluations", {"FailedEvaluations": [expected]}, params)
+    config_stub.add_response("put_evaluations", {"FailedEvaluations": []}, params)
+    summary = PortguardRule(config_client=config_client).handle(change_event(open_ssh_item()))
+    assert summary["putEvaluationsCalls"] == 2
+
+
+def test_undeliverable_evaluation_fails_after_the_rest_is_delivered(
+    config_client: Any, config_stub: Stubber, ec2_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(time, "sleep", lambda _: None)
+    groups = [{"GroupId": f"sg-{i:04d}", "GroupName": f"g{i}"} for i in range(150)]
+    when = datetime(2023, 4, 27, 13, 26, 17, 741000, tzinfo=UTC)
+    stuck = evaluation("sg-0003", "COMPLIANT", when)
+    first, second = Batch(100), Batch(50)
+    with Stubber(ec2_client) as ec2_stub:
+        ec2_stub.add_response(
+            "describe_security_groups", {"SecurityGroups": groups}, {"MaxResults": 1000}
+        )
+        config_stub.add_response(
+            "put_evaluations",
+            {"FailedEvaluations": [stuck]},
+            {"Evaluations": first, "ResultToken": "token-1"},
+        )
+        for _ in range(3):  # sent again three times, refused each time
+            config_stub.add_response(
+                "put_evaluations",
+                {"FailedEvaluations": [stuck]},
+                {"Evaluations": [stuck], "ResultToken": "token-1"},
+            )
+        config_stub.add_response(
+            "put_evaluations",
+            {"FailedEvaluations": []},
+            {"Evaluations": second, "ResultToken": "token-1"},
+        )
+        with pytest.raises(EvaluationDeliveryError, match=r"1 evaluation.*sg-0003") as caught:
+            PortguardRule(config_client=config_client, ec2_client=ec2_client).handle(
+                scheduled_event()
+            )
+    assert [e["ComplianceResourceId"] for e in second.seen][-1] == "sg-0149"
+    assert caught.value.failed == [stuck]
+
+
+def test_client_error_on_one_batch_does_not_stop_the_others(
+    config_client: Any, config_stub: Stubber, ec2_client: Any
+) -> None:
+    groups = [{"GroupId": f"sg-{i:04d}", "GroupName": f"g{i}"} for i in range(120)]
+    second = Batch(20)
+    with Stubber(ec2_client) as ec2_stub:
+        ec2_stub.add_response(
+            "describe_security_groups", {"SecurityGroups": groups}, {"MaxResults": 1000}
+        )
+        config_stub.add_client_error(
+            "put_evaluations",
+            service_error_code="InvalidParameterValueException",
+            expected_params={"Evaluations": Batch(100), "ResultToken": "token-1"},
+        )
+        config_stub.add_response(
+            "put_evaluations",
+            {"FailedEvaluations": []},
+            {"Evaluations": second, "ResultToken": "token-1"},
+        )
+        with pytest.raises(EvaluationDeliveryError, match="100 evaluation") as caught:
+            PortguardRule(config_client=config_client, ec2_client=ec2_client).handle(
+                scheduled_event()
+            )
+    assert len(second.seen) == 20
+    assert "InvalidParameterValueException" in str(caught.value.__cause__)
+
+
+# --- refusals: nothing posted -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parameters", "named"),
+    [
+        ({"blockedPorts": "22,70000"}, "blockedPorts='22,70000': port 70000"),
+        ({"blockedPort": "22"}, "blockedPort='22': unknown parameter"),
+        ({"ipType": "IPv5"}, "ipType='IPv5'"),
+        ({"protocolType": "icmp"}, "protocolType='icmp'"),
+        ({"resolvePrefixLists": "yes"}, "resolvePrefixLists='yes'"),
+        ({"blockedPorts": "ssh"}, "unknown token 'ssh'"),
+    ],
+)
+def test_bad_parameters_fail_and_post_nothing(
+    config_client: Any, config_stub: Stubber, parameters: dict[str, str], named: str
+) -> None:
+    with pytest.raises(InvalidParameterError, match=named.replace("(", r"\(")):
+        PortguardRule(config_client=config_client).handle(
+            change_event(open_ssh_item(), parameters=parameters)
+        )
+
+
+def _broken(mutate: Any) -> dict[str, Any]:
+    event = change_event(open_ssh_item())
+    mutate(event)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (_broken(lambda e: e.pop("invokingEvent")), "no invokingEvent"),
+        (_broken(lambda e: e.update(invokingEvent="{not json")), "invokingEvent is not valid JSON"),
+        (
+            _broken(lambda e: e.update(invokingEvent=json.dumps({"messageType": "Bogus"}))),
+            "messageType 'Bogus'",
+        ),
+        (
+            _broken(
+                lambda e: e.update(
+                    invokingEvent=json.dumps(
+                        {
+                            "messageType": "ConfigurationItemChangeNotification",
+                            "configurationItem": {
+                                "resourceType": "AWS::EC2::SecurityGroup",
+                                "resourceId": "sg-1",
+                                "configuration": [1],
+                            },
+                        }
+                    )
+                )
+            ),
+            "configuration of sg-1 is not an object",
+        ),
+        (_broken(lambda e: e.pop("resultToken")), "no resultToken"),
+        (_broken(lambda e: e.update(ruleParameters="[1]")), "ruleParameters is not a JSON object"),
+        ("not an event", "the event is not an object"),
+    ],
+    ids=[
+        "no-invoking-event",
+        "not-json",
+        "unknown-message",
+        "configuration-list",
+        "no-token",
+        "parameters-list",
+        "not-object",
+    ],
+)
+def test_malformed_events_fail_and_post_nothing(
+    config_client: Any, config_stub: Stubber, event: Any, message: str
+) -> None:
+    with pytest.raises(InvalidEventError, match=message):
+        PortguardRule(config_client=config_client).handle(event)
+
+
+# --- the Lambda entry point as deployed ----------------------------------------------------------
+
+
+def test_lambda_handler_logs_and_emits_metrics(
+    config_client: Any,
+    config_stub: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    log_lines: Any,
+) -> None:
+    monkeypatch.setattr(handler, "rule", PortguardRule(config_client=config_client))
+    config_stub.add_response(
+        "put_evaluations", {"FailedEvaluations": []}, {"Evaluations": ANY, "ResultToken": ANY}
+    )
+    result = handler.lambda_handler(load("c7n-lambda-event-sg-open-ssh.json"), LambdaContext())
+    assert result["NON_COMPLIANT"] == 1
+    verdicts = [x for x in log_lines() if x["message"] == "security group open to the internet"]
+    assert verdicts[0]["resource_id"] == "sg-e2fb6999"
+    assert verdicts[0]["rule_name"] == "custodian-sg-exposed-port7"
+    assert verdicts[0]["annotation"] == "Open to the internet from 0.0.0.0/0: tcp/22"
+    emf = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x)
+    assert emf["NonCompliantEvaluations"] == [1.0]
+    assert emf["CompliantEvaluations"] == [0.0]
+    assert emf["service"] == "portguard"
+
+
+def test_lambda_handler_logs_the_error_and_raises(
+    config_client: Any,
+    config_stub: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    log_lines: Any,
+) -> None:
+    monkeypatch.setattr(handler, "rule", PortguardRule(config_client=config_client))
+    with pytest.raises(InvalidParameterError):
+        handler.lambda_handler(
+            change_event(open_ssh_item(), parameters={"blockedPorts": "22,70000"}), LambdaContext()
+        )
+    emf = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x)
+    assert emf["FailedInvocations"] == [1.0]
+    error = next(x for x in log_lines() if x["level"] == "ERROR")
+    assert (
+        error["error"]
+        == "invalid rule parameter blockedPorts='22,70000': port 70000 is above 65535"
+    )
+    assert error["exception_name"] == "InvalidParameterError"
+    assert "blockedPorts='22,70000': port 70000 is above 65535" in error["exception"]
+    assert error["function_request_id"] == LambdaContext.aws_request_id
+
+
+def test_clients_are_made_once_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    monkeypatch.setattr(handler.boto3, "client", lambda name, **kw: made.append(name) or object())
+    rule = PortguardRule()
+    assert made == []
+    assert rule.config is rule.config
+    assert rule.ec2 is rule.ec2
+    assert made == ["config", "ec2"]
+
+
+def test_log_keys_of_one_call_do_not_leak_into_the_next(
+    config_client: Any, config_stub: Stubber, ec2_client: Any, log_lines: Any
+) -> None:
+    config_stub.add_response(
+        "put_evaluations", {"FailedEvaluations": []}, {"Evaluations": ANY, "ResultToken": ANY}
+    )
+    config_stub.add_response(
+        "put_evaluations", {"FailedEvaluations": []}, {"Evaluations": ANY, "ResultToken": ANY}
+    )
+    rule = PortguardRule(config_client=config_client, ec2_client=ec2_client)
+    rule.handle(change_event(open_ssh_item()))
+    assert log_lines()[-1]["resource_id"] == "sg-e2fb6999"
+    with Stubber(ec2_client) as ec2_stub:
+        ec2_stub.add_response(
+            "describe_security_groups", {"SecurityGroups": [{"GroupId": "sg-1"}]}, None
+        )
+        rule.handle(scheduled_event())
+    summary = next(x for x in log_lines() if x["message"] == "evaluations delivered")
+    assert summary["message_type"] == "ScheduledNotification"
+    assert "resource_id" not in summary
+
+
+def test_aws_refusal_during_sweep_is_logged_counted_and_raised(
+    config_client: Any,
+    config_stub: Stubber,
+    ec2_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    log_lines: Any,
+) -> None:
+    monkeypatch.setattr(
+        handler, "rule", PortguardRule(config_client=config_client, ec2_client=ec2_client)
+    )
+    with Stubber(ec2_client) as ec2_stub:
+        ec2_stub.add_client_error(
+            "describe_security_groups",
+            service_error_code="UnauthorizedOperation",
+            http_status_code=403,
+        )
+        with pytest.raises(ClientError, match="UnauthorizedOperation"):
+            handler.lambda_handler(scheduled_event(), LambdaContext())
+    error = next(x for x in log_lines() if x["level"] == "ERROR")
+    assert "UnauthorizedOperation" in error["error"]
+    emf = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x)
+    assert emf["FailedInvocations"] == [1.0]
+
+
+def test_unreadable_capture_time_orders_by_the_notification_time(
+    config_client: Any, config_stub: Stubber
+) -> None:
+    item = open_ssh_item()
+    item["configurationItemCaptureTime"] = "yesterday"
+    event = change_event(item)
+    invoking = json.loads(event["invokingEvent"])
+    invoking["notificationCreationTime"] = "2017-11-27T14:26:12.000Z"
+    event["invokingEvent"] = json.dumps(invoking)
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [
+                evaluation(
+                    "sg-e2fb6999",
+                    "NON_COMPLIANT",
+                    datetime(2017, 11, 27, 14, 26, 12, tzinfo=UTC),
+                    "Open to the internet from 0.0.0.0/0: tcp/22",
+                )
+            ],
+            "ResultToken": "token-1",
+        },
+    )
+    PortguardRule(config_client=config_client).handle(event)
+
+
+def test_prefix_list_unreachable_endpoint_fails_closed(
+    config_client: Any, config_stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    class Unreachable:
+        def get_paginator(self, name: str) -> Any:
+            raise EndpointConnectionError(endpoint_url="https://ec2.us-east-1.amazonaws.com")
+
+    item = open_ssh_item()
+    item["configuration"]["ipPermissions"][0].update(
+        ipv4Ranges=[], ipRanges=[], prefixListIds=[{"prefixListId": "pl-1"}]
+    )
+    config_stub.add_response(
+        "put_evaluations",
+        {"FailedEvaluations": []},
+        {
+            "Evaluations": [
+                evaluation(
+                    "sg-e2fb6999",
+                    "NON_COMPLIANT",
+                    SSH_CAPTURE_TIME,
+                    "Open to the internet from pl-1 (unreadable: EndpointConnectionError): tcp/22",
+                )
+            ],
+            "ResultToken": "token-1",
+        },
+    )
+    PortguardRule(config_client=config_client, ec2_client=Unreachable()).handle(  # type: ignore[arg-type]
+        change_event(item)
+    )
