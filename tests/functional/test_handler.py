@@ -28,6 +28,7 @@ from .conftest import (
 )
 
 SSH_CAPTURE_TIME = datetime(2017, 11, 27, 14, 26, 11, 300000, tzinfo=UTC)
+SSH_ANNOTATION = "Open to the internet from 0.0.0.0/0: tcp/22"
 
 
 def evaluation(
@@ -46,6 +47,26 @@ def evaluation(
     if annotation is not None:
         out["Annotation"] = annotation
     return out
+
+
+# The verdict on the captured c7n event (sg-e2fb6999, tcp/22 from 0.0.0.0/0).
+OPEN_SSH = evaluation("sg-e2fb6999", "NON_COMPLIANT", SSH_CAPTURE_TIME, SSH_ANNOTATION)
+
+
+def expect_put(
+    stub: Stubber,
+    evaluations: Any,
+    *,
+    token: Any = "token-1",
+    failed: list[dict[str, Any]] | None = None,
+    test_mode: bool = False,
+) -> None:
+    """Expect one PutEvaluations call with exactly these evaluations (a list, ``ANY`` or a
+    :class:`Batch`); Config answers that ``failed`` were not accepted."""
+    params: dict[str, Any] = {"Evaluations": evaluations, "ResultToken": token}
+    if test_mode:
+        params["TestMode"] = True
+    stub.add_response("put_evaluations", {"FailedEvaluations": failed or []}, params)
 
 
 class Batch:
@@ -75,20 +96,10 @@ def test_change_notification_posts_exact_evaluation(
     config_client: Any, config_stub: Stubber
 ) -> None:
     event = load("c7n-lambda-event-sg-open-ssh.json")
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [
-                evaluation(
-                    "sg-e2fb6999",
-                    "NON_COMPLIANT",
-                    SSH_CAPTURE_TIME,
-                    "Open to the internet from 0.0.0.0/0: tcp/22",
-                )
-            ],
-            "ResultToken": event["resultToken"],
-        },
+    expect_put(
+        config_stub,
+        [OPEN_SSH],
+        token=event["resultToken"],
     )
     summary = PortguardRule(config_client=config_client).handle(event)
     assert summary["NON_COMPLIANT"] == 1
@@ -97,11 +108,7 @@ def test_change_notification_posts_exact_evaluation(
 
 
 def test_testmode_token_sets_test_mode(config_client: Any, config_stub: Stubber) -> None:
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {"Evaluations": ANY, "ResultToken": "TESTMODE", "TestMode": True},
-    )
+    expect_put(config_stub, ANY, token="TESTMODE", test_mode=True)
     summary = PortguardRule(config_client=config_client).handle(
         change_event(open_ssh_item(), token="TESTMODE")
     )
@@ -111,14 +118,7 @@ def test_testmode_token_sets_test_mode(config_client: Any, config_stub: Stubber)
 def test_compliant_group_after_parameters_narrow_the_ports(
     config_client: Any, config_stub: Stubber
 ) -> None:
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [evaluation("sg-e2fb6999", "COMPLIANT", SSH_CAPTURE_TIME)],
-            "ResultToken": "token-1",
-        },
-    )
+    expect_put(config_stub, [evaluation("sg-e2fb6999", "COMPLIANT", SSH_CAPTURE_TIME)])
     PortguardRule(config_client=config_client).handle(
         change_event(open_ssh_item(), parameters={"blockedPorts": "3389", "protocolType": "tcp"})
     )
@@ -132,28 +132,14 @@ def test_deleted_group_is_not_applicable(
 ) -> None:
     item = open_ssh_item()
     item.update(configurationItemStatus=status, configuration=None)
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [evaluation("sg-e2fb6999", "NOT_APPLICABLE", SSH_CAPTURE_TIME)],
-            "ResultToken": "token-1",
-        },
-    )
+    expect_put(config_stub, [evaluation("sg-e2fb6999", "NOT_APPLICABLE", SSH_CAPTURE_TIME)])
     PortguardRule(config_client=config_client).handle(change_event(item))
 
 
 def test_event_left_scope_is_not_applicable_even_when_open(
     config_client: Any, config_stub: Stubber
 ) -> None:
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [evaluation("sg-e2fb6999", "NOT_APPLICABLE", SSH_CAPTURE_TIME)],
-            "ResultToken": "token-1",
-        },
-    )
+    expect_put(config_stub, [evaluation("sg-e2fb6999", "NOT_APPLICABLE", SSH_CAPTURE_TIME)])
     PortguardRule(config_client=config_client).handle(
         change_event(open_ssh_item(), left_scope=True)
     )
@@ -163,13 +149,10 @@ def test_captured_deletion_event_of_another_type_is_not_applicable(
     config_client: Any, config_stub: Stubber
 ) -> None:
     event = load("accessanalyzer-lambda-event-deleted-iam-role.json")
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [evaluation(ANY, "NOT_APPLICABLE", ANY, resource_type="AWS::IAM::Role")],
-            "ResultToken": event["resultToken"],
-        },
+    expect_put(
+        config_stub,
+        [evaluation(ANY, "NOT_APPLICABLE", ANY, resource_type="AWS::IAM::Role")],
+        token=event["resultToken"],
     )
     summary = PortguardRule(config_client=config_client).handle(event)
     assert summary["NOT_APPLICABLE"] == 1
@@ -178,17 +161,14 @@ def test_captured_deletion_event_of_another_type_is_not_applicable(
 def test_other_resource_type_is_not_applicable(config_client: Any, config_stub: Stubber) -> None:
     event = load("powertools-lambda-event-ec2-instance-changed.json")
     event["ruleParameters"] = "{}"  # the capture carries another rule's parameter
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [
-                evaluation(
-                    "i-042dd005362091826", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance"
-                )
-            ],
-            "ResultToken": event["resultToken"],
-        },
+    expect_put(
+        config_stub,
+        [
+            evaluation(
+                "i-042dd005362091826", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance"
+            )
+        ],
+        token=event["resultToken"],
     )
     PortguardRule(config_client=config_client).handle(event)
 
@@ -208,20 +188,16 @@ def test_prefix_list_resolved_through_ec2(config_client: Any, config_stub: Stubb
         item["configuration"]["ipPermissions"][0].update(
             ipv4Ranges=[], ipRanges=[], prefixListIds=[{"prefixListId": pl}]
         )
-        config_stub.add_response(
-            "put_evaluations",
-            {"FailedEvaluations": []},
-            {
-                "Evaluations": [
-                    evaluation(
-                        "sg-e2fb6999",
-                        "NON_COMPLIANT",
-                        SSH_CAPTURE_TIME,
-                        f"Open to the internet from {pl}: tcp/22",
-                    )
-                ],
-                "ResultToken": "token-1",
-            },
+        expect_put(
+            config_stub,
+            [
+                evaluation(
+                    "sg-e2fb6999",
+                    "NON_COMPLIANT",
+                    SSH_CAPTURE_TIME,
+                    f"Open to the internet from {pl}: tcp/22",
+                )
+            ],
         )
         PortguardRule(config_client=config_client, ec2_client=ec2).handle(change_event(item))
 
@@ -240,21 +216,17 @@ def test_unreadable_prefix_list_fails_closed(
             http_status_code=403,
             expected_params={"PrefixListId": "pl-0123456789abcdef0"},
         )
-        config_stub.add_response(
-            "put_evaluations",
-            {"FailedEvaluations": []},
-            {
-                "Evaluations": [
-                    evaluation(
-                        "sg-e2fb6999",
-                        "NON_COMPLIANT",
-                        SSH_CAPTURE_TIME,
-                        "Open to the internet from pl-0123456789abcdef0 "
-                        "(unreadable: UnauthorizedOperation): tcp/22",
-                    )
-                ],
-                "ResultToken": "token-1",
-            },
+        expect_put(
+            config_stub,
+            [
+                evaluation(
+                    "sg-e2fb6999",
+                    "NON_COMPLIANT",
+                    SSH_CAPTURE_TIME,
+                    "Open to the internet from pl-0123456789abcdef0 "
+                    "(unreadable: UnauthorizedOperation): tcp/22",
+                )
+            ],
         )
         PortguardRule(config_client=config_client, ec2_client=ec2_client).handle(change_event(item))
         ec2_stub.assert_no_pending_responses()
@@ -270,14 +242,7 @@ def test_prefix_lists_not_resolved_when_disabled(config_client: Any, config_stub
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"EC2 must not be called ({name})")
 
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [evaluation("sg-e2fb6999", "COMPLIANT", SSH_CAPTURE_TIME)],
-            "ResultToken": "token-1",
-        },
-    )
+    expect_put(config_stub, [evaluation("sg-e2fb6999", "COMPLIANT", SSH_CAPTURE_TIME)])
     PortguardRule(config_client=config_client, ec2_client=NoEc2()).handle(  # type: ignore[arg-type]
         change_event(item, parameters={"resolvePrefixLists": "false"})
     )
@@ -287,37 +252,28 @@ def test_exemption_tag_is_honoured_until_its_date(config_client: Any, config_stu
     item = open_ssh_item()
     item["tags"] = {"portguard:exempt": "22 until 2026-11-30"}
     params = {"exemptTagKey": "portguard:exempt"}
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [
-                evaluation(
-                    "sg-e2fb6999",
-                    "COMPLIANT",
-                    SSH_CAPTURE_TIME,
-                    "Exempted by tag portguard:exempt until 2026-11-30, open to the internet "
-                    "from 0.0.0.0/0: tcp/22",
-                )
-            ],
-            "ResultToken": "token-1",
-        },
+    expect_put(
+        config_stub,
+        [
+            evaluation(
+                "sg-e2fb6999",
+                "COMPLIANT",
+                SSH_CAPTURE_TIME,
+                "Exempted by tag portguard:exempt until 2026-11-30, open to the internet "
+                "from 0.0.0.0/0: tcp/22",
+            )
+        ],
     )
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [
-                evaluation(
-                    "sg-e2fb6999",
-                    "NON_COMPLIANT",
-                    SSH_CAPTURE_TIME,
-                    "Exemption tag portguard:exempt expired 2026-11-30. "
-                    "Open to the internet from 0.0.0.0/0: tcp/22",
-                )
-            ],
-            "ResultToken": "token-1",
-        },
+    expect_put(
+        config_stub,
+        [
+            evaluation(
+                "sg-e2fb6999",
+                "NON_COMPLIANT",
+                SSH_CAPTURE_TIME,
+                "Exemption tag portguard:exempt expired 2026-11-30. " + SSH_ANNOTATION,
+            )
+        ],
     )
     PortguardRule(config_client=config_client, today=date(2026, 11, 30)).handle(
         change_event(item, parameters=params)
@@ -353,20 +309,17 @@ def test_oversized_item_is_fetched_from_history(config_client: Any, config_stub:
             "limit": 1,
         },
     )
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [
-                evaluation(
-                    "sg-a38ed1de",
-                    "NON_COMPLIANT",
-                    datetime(2016, 12, 11, 6, 4, 3, 800000),
-                    "Open to the internet from 0.0.0.0/0: tcp/8080",
-                )
-            ],
-            "ResultToken": "myResultToken",
-        },
+    expect_put(
+        config_stub,
+        [
+            evaluation(
+                "sg-a38ed1de",
+                "NON_COMPLIANT",
+                datetime(2016, 12, 11, 6, 4, 3, 800000),
+                "Open to the internet from 0.0.0.0/0: tcp/8080",
+            )
+        ],
+        token="myResultToken",
     )
     PortguardRule(config_client=config_client).handle(oversized_event())
 
@@ -374,19 +327,16 @@ def test_oversized_item_is_fetched_from_history(config_client: Any, config_stub:
 def test_oversized_deleted_item_is_decided_from_the_summary(
     config_client: Any, config_stub: Stubber
 ) -> None:
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [
-                evaluation(
-                    "sg-a38ed1de",
-                    "NOT_APPLICABLE",
-                    datetime(2016, 10, 6, 16, 46, 16, 261000, tzinfo=UTC),
-                )
-            ],
-            "ResultToken": "myResultToken",
-        },
+    expect_put(
+        config_stub,
+        [
+            evaluation(
+                "sg-a38ed1de",
+                "NOT_APPLICABLE",
+                datetime(2016, 10, 6, 16, 46, 16, 261000, tzinfo=UTC),
+            )
+        ],
+        token="myResultToken",
     )
     PortguardRule(config_client=config_client).handle(
         oversized_event(configurationItemStatus="ResourceDeleted")
@@ -398,15 +348,10 @@ def test_oversized_item_of_another_type_is_not_fetched(
 ) -> None:
     event = load("powertools-lambda-event-oversized-ec2-instance.json")
     event["ruleParameters"] = "{}"
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [
-                evaluation("i-00000000", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance")
-            ],
-            "ResultToken": "myResultToken",
-        },
+    expect_put(
+        config_stub,
+        [evaluation("i-00000000", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance")],
+        token="myResultToken",
     )
     PortguardRule(config_client=config_client).handle(event)
 
@@ -460,11 +405,7 @@ def test_periodic_sweep_posts_250_evaluations_in_3_calls(
         batches = [Batch(100), Batch(100), Batch(50)]
         notified = datetime(2023, 4, 27, 13, 26, 17, 741000, tzinfo=UTC)
         for batch in batches:
-            config_stub.add_response(
-                "put_evaluations",
-                {"FailedEvaluations": []},
-                {"Evaluations": batch, "ResultToken": "token-1"},
-            )
+            expect_put(config_stub, batch)
         summary = PortguardRule(config_client=config_client, ec2_client=ec2).handle(
             scheduled_event()
         )
@@ -520,18 +461,12 @@ def test_sweep_reads_every_page_at_the_largest_page_size(
             {"MaxResults": 1000, "NextToken": "page-2"},
         )
         when = datetime(2023, 4, 27, 13, 26, 17, 741000, tzinfo=UTC)
-        config_stub.add_response(
-            "put_evaluations",
-            {"FailedEvaluations": []},
-            {
-                "Evaluations": [
-                    evaluation("sg-1", "COMPLIANT", when),
-                    evaluation(
-                        "sg-2", "NON_COMPLIANT", when, "Open to the internet from 0.0.0.0/0: tcp/22"
-                    ),
-                ],
-                "ResultToken": "token-1",
-            },
+        expect_put(
+            config_stub,
+            [
+                evaluation("sg-1", "COMPLIANT", when),
+                evaluation("sg-2", "NON_COMPLIANT", when, SSH_ANNOTATION),
+            ],
         )
         PortguardRule(config_client=config_client, ec2_client=ec2_client).handle(scheduled_event())
         ec2_stub.assert_no_pending_responses()
@@ -581,15 +516,9 @@ def test_failed_evaluations_are_sent_again(
     config_client: Any, config_stub: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(time, "sleep", lambda _: None)
-    expected = evaluation(
-        "sg-e2fb6999",
-        "NON_COMPLIANT",
-        SSH_CAPTURE_TIME,
-        "Open to the internet from 0.0.0.0/0: tcp/22",
-    )
-    params = {"Evaluations": [expected], "ResultToken": "token-1"}
-    config_stub.add_response("put_evaluations", {"FailedEvaluations": [expected]}, params)
-    config_stub.add_response("put_evaluations", {"FailedEvaluations": []}, params)
+    expected = OPEN_SSH
+    expect_put(config_stub, [expected], failed=[expected])
+    expect_put(config_stub, [expected])
     summary = PortguardRule(config_client=config_client).handle(change_event(open_ssh_item()))
     assert summary["putEvaluationsCalls"] == 2
 
@@ -606,22 +535,10 @@ def test_undeliverable_evaluation_fails_after_the_rest_is_delivered(
         ec2_stub.add_response(
             "describe_security_groups", {"SecurityGroups": groups}, {"MaxResults": 1000}
         )
-        config_stub.add_response(
-            "put_evaluations",
-            {"FailedEvaluations": [stuck]},
-            {"Evaluations": first, "ResultToken": "token-1"},
-        )
+        expect_put(config_stub, first, failed=[stuck])
         for _ in range(3):  # sent again three times, refused each time
-            config_stub.add_response(
-                "put_evaluations",
-                {"FailedEvaluations": [stuck]},
-                {"Evaluations": [stuck], "ResultToken": "token-1"},
-            )
-        config_stub.add_response(
-            "put_evaluations",
-            {"FailedEvaluations": []},
-            {"Evaluations": second, "ResultToken": "token-1"},
-        )
+            expect_put(config_stub, [stuck], failed=[stuck])
+        expect_put(config_stub, second)
         with pytest.raises(EvaluationDeliveryError, match=r"1 evaluation.*sg-0003") as caught:
             PortguardRule(config_client=config_client, ec2_client=ec2_client).handle(
                 scheduled_event()
@@ -644,11 +561,7 @@ def test_client_error_on_one_batch_does_not_stop_the_others(
             service_error_code="InvalidParameterValueException",
             expected_params={"Evaluations": Batch(100), "ResultToken": "token-1"},
         )
-        config_stub.add_response(
-            "put_evaluations",
-            {"FailedEvaluations": []},
-            {"Evaluations": second, "ResultToken": "token-1"},
-        )
+        expect_put(config_stub, second)
         with pytest.raises(EvaluationDeliveryError, match="100 evaluation") as caught:
             PortguardRule(config_client=config_client, ec2_client=ec2_client).handle(
                 scheduled_event()
@@ -744,15 +657,13 @@ def test_lambda_handler_logs_and_emits_metrics(
     log_lines: Any,
 ) -> None:
     monkeypatch.setattr(handler, "rule", PortguardRule(config_client=config_client))
-    config_stub.add_response(
-        "put_evaluations", {"FailedEvaluations": []}, {"Evaluations": ANY, "ResultToken": ANY}
-    )
+    expect_put(config_stub, ANY, token=ANY)
     result = handler.lambda_handler(load("c7n-lambda-event-sg-open-ssh.json"), LambdaContext())
     assert result["NON_COMPLIANT"] == 1
     verdicts = [x for x in log_lines() if x["message"] == "security group open to the internet"]
     assert verdicts[0]["resource_id"] == "sg-e2fb6999"
     assert verdicts[0]["rule_name"] == "custodian-sg-exposed-port7"
-    assert verdicts[0]["annotation"] == "Open to the internet from 0.0.0.0/0: tcp/22"
+    assert verdicts[0]["annotation"] == SSH_ANNOTATION
     emf = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x)
     assert emf["NonCompliantEvaluations"] == [1.0]
     assert emf["CompliantEvaluations"] == [0.0]
@@ -796,12 +707,8 @@ def test_clients_are_made_once_on_first_use(monkeypatch: pytest.MonkeyPatch) -> 
 def test_log_keys_of_one_call_do_not_leak_into_the_next(
     config_client: Any, config_stub: Stubber, ec2_client: Any, log_lines: Any
 ) -> None:
-    config_stub.add_response(
-        "put_evaluations", {"FailedEvaluations": []}, {"Evaluations": ANY, "ResultToken": ANY}
-    )
-    config_stub.add_response(
-        "put_evaluations", {"FailedEvaluations": []}, {"Evaluations": ANY, "ResultToken": ANY}
-    )
+    expect_put(config_stub, ANY, token=ANY)
+    expect_put(config_stub, ANY, token=ANY)
     rule = PortguardRule(config_client=config_client, ec2_client=ec2_client)
     rule.handle(change_event(open_ssh_item()))
     assert log_lines()[-1]["resource_id"] == "sg-e2fb6999"
@@ -849,20 +756,16 @@ def test_unreadable_capture_time_orders_by_the_notification_time(
     invoking = json.loads(event["invokingEvent"])
     invoking["notificationCreationTime"] = "2017-11-27T14:26:12.000Z"
     event["invokingEvent"] = json.dumps(invoking)
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [
-                evaluation(
-                    "sg-e2fb6999",
-                    "NON_COMPLIANT",
-                    datetime(2017, 11, 27, 14, 26, 12, tzinfo=UTC),
-                    "Open to the internet from 0.0.0.0/0: tcp/22",
-                )
-            ],
-            "ResultToken": "token-1",
-        },
+    expect_put(
+        config_stub,
+        [
+            evaluation(
+                "sg-e2fb6999",
+                "NON_COMPLIANT",
+                datetime(2017, 11, 27, 14, 26, 12, tzinfo=UTC),
+                SSH_ANNOTATION,
+            )
+        ],
     )
     PortguardRule(config_client=config_client).handle(event)
 
@@ -880,20 +783,16 @@ def test_prefix_list_unreachable_endpoint_fails_closed(
     item["configuration"]["ipPermissions"][0].update(
         ipv4Ranges=[], ipRanges=[], prefixListIds=[{"prefixListId": "pl-1"}]
     )
-    config_stub.add_response(
-        "put_evaluations",
-        {"FailedEvaluations": []},
-        {
-            "Evaluations": [
-                evaluation(
-                    "sg-e2fb6999",
-                    "NON_COMPLIANT",
-                    SSH_CAPTURE_TIME,
-                    "Open to the internet from pl-1 (unreadable: EndpointConnectionError): tcp/22",
-                )
-            ],
-            "ResultToken": "token-1",
-        },
+    expect_put(
+        config_stub,
+        [
+            evaluation(
+                "sg-e2fb6999",
+                "NON_COMPLIANT",
+                SSH_CAPTURE_TIME,
+                "Open to the internet from pl-1 (unreadable: EndpointConnectionError): tcp/22",
+            )
+        ],
     )
     PortguardRule(config_client=config_client, ec2_client=Unreachable()).handle(  # type: ignore[arg-type]
         change_event(item)
