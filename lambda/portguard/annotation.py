@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,14 +25,22 @@ def describe_ports(protocol: str, ports: tuple[int, int]) -> str:
 def port_items(exposures: Sequence[Exposure]) -> list[str]:
     """Each protocol's offending ports in ascending order, consecutive ports merged whatever
     their sources: ``['tcp/20-23', 'tcp/3389', 'udp/53']``."""
-    merged: list[tuple[str, int, int]] = []
-    for exposure in sorted(exposures, key=lambda e: (e.protocol, e.ports)):
-        low, high = exposure.ports
-        if merged and merged[-1][0] == exposure.protocol and merged[-1][2] + 1 >= low:
-            merged[-1] = (exposure.protocol, merged[-1][1], max(merged[-1][2], high))
-        else:
-            merged.append((exposure.protocol, low, high))
-    return [describe_ports(protocol, (low, high)) for protocol, low, high in merged]
+    return _merged_items(sorted(exposures, key=_order))
+
+
+def _merged_items(ordered: Sequence[Exposure]) -> list[str]:
+    out: list[str] = []
+    protocol, low, high = "", -2, -2
+    for this, (first, last), _ in ordered:
+        if this == protocol and first <= high + 1:
+            high = max(high, last)
+            continue
+        if protocol:
+            out.append(f"{protocol}/{low}" if low == high else f"{protocol}/{low}-{high}")
+        protocol, low, high = this, first, last
+    if protocol:
+        out.append(f"{protocol}/{low}" if low == high else f"{protocol}/{low}-{high}")
+    return out
 
 
 def render(lead: str, exposures: Sequence[Exposure], notes: Sequence[str] = ()) -> str:
@@ -45,8 +54,9 @@ def render(lead: str, exposures: Sequence[Exposure], notes: Sequence[str] = ()) 
     >>> render("Open to the internet", [Exposure("tcp", (22, 22), ("0.0.0.0/0",))])
     'Open to the internet from 0.0.0.0/0: tcp/22'
     """
-    items = port_items(exposures)
-    sources = list(dict.fromkeys(s for e in sorted(exposures, key=_order) for s in e.sources))
+    ordered = sorted(exposures, key=_order)
+    items = _merged_items(ordered)
+    sources = list(dict.fromkeys(s for e in ordered for s in e.sources))
     for prefix in (_notes(notes), ""):
         for shown in range(min(_MAX_SOURCES_SHOWN, len(sources)), -1, -1):
             head = f"{prefix}{lead} from {_sources(sources, shown)}: "
@@ -63,8 +73,7 @@ def render(lead: str, exposures: Sequence[Exposure], notes: Sequence[str] = ()) 
     )
 
 
-def _order(exposure: Exposure) -> tuple[str, tuple[int, int]]:
-    return exposure.protocol, exposure.ports
+_order = attrgetter("protocol", "ports")
 
 
 def _notes(notes: Sequence[str]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import TypeVar
 
@@ -71,6 +71,14 @@ class RuleParameters:
     ip_type: IpType = IpType.ALL
     exempt_tag_key: str | None = None
     resolve_prefix_lists: bool = True
+    protocols: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """``protocol_type.protocols``, kept: the decision reads it for every group."""
+    families: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    """``ip_type.families``, kept: the decision reads it for every group."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "protocols", self.protocol_type.protocols)
+        object.__setattr__(self, "families", self.ip_type.families)
 
     def as_input_parameters(self) -> dict[str, str]:
         """The parameters as Config InputParameters (strings), normalized.

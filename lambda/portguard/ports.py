@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ class PortSet:
     ((20, 22), (80, 80))
     """
 
-    __slots__ = ("_ranges",)
+    __slots__ = ("_highs", "_ranges")
 
     def __init__(self, ranges: Iterable[PortRange] = ()) -> None:
         merged: list[list[int]] = []
@@ -31,6 +32,8 @@ class PortSet:
             else:
                 merged.append([low, high])
         self._ranges: tuple[PortRange, ...] = tuple((lo, hi) for lo, hi in merged)
+        # Each range's high end, ascending: bisect finds the first range that can reach a port.
+        self._highs = [hi for _, hi in self._ranges]
 
     @classmethod
     def all_ports(cls) -> PortSet:
@@ -64,10 +67,12 @@ class PortSet:
 
     def intersect_range(self, low: int, high: int) -> list[PortRange]:
         """The parts of this set that fall inside ``low..high``, in ascending order."""
+        ranges = self._ranges
+        if ranges and low <= ranges[0][0] and high >= ranges[-1][1]:
+            return list(ranges)  # a -1 or 0-65535 permission: every range, as it is
         out: list[PortRange] = []
-        for lo, hi in self._ranges:
-            if hi < low:
-                continue
+        for index in range(bisect_right(self._highs, low - 1), len(ranges)):
+            lo, hi = ranges[index]
             if lo > high:
                 break
             out.append((max(lo, low), min(hi, high)))
@@ -77,7 +82,9 @@ class PortSet:
         return PortSet(part for lo, hi in other._ranges for part in self.intersect_range(lo, hi))
 
     def overlaps(self, low: int, high: int) -> bool:
-        return any(lo <= high and low <= hi for lo, hi in self._ranges)
+        """Whether any port of ``low..high`` is in the set (a bisection, not a scan)."""
+        index = bisect_right(self._highs, low - 1)
+        return index < len(self._ranges) and self._ranges[index][0] <= high
 
     def difference(self, other: PortSet) -> PortSet:
         out: list[PortRange] = []

@@ -145,7 +145,7 @@ def _read_group(
     warnings: list[str] = []
     permissions = []
     for raw in _list(conf.get(keys.permissions)):
-        if isinstance(raw, Mapping):
+        if type(raw) is dict or isinstance(raw, Mapping):
             permissions.append(_read_permission(raw, keys, warnings))
         else:
             warnings.append(f"skipped an ingress permission that is not an object: {raw!r}")
@@ -161,35 +161,51 @@ def _read_group(
 
 
 def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -> Permission:
+    # This runs for every permission of every item: the usual shapes (a lower-case protocol
+    # string, int ports, dicts and strings) take the first branch; the rest the general one.
     proto_raw = raw.get(keys.protocol)
-    protocol = _normalize_protocol(proto_raw)
+    protocol = _PROTOCOLS.get(proto_raw) if type(proto_raw) is str else None
     if protocol is None:
-        warnings.append(f"ingress permission without ipProtocol ({proto_raw!r}): allows no port")
-        protocol = ""
+        protocol = _normalize_protocol(proto_raw)
+        if protocol is None:
+            warnings.append(f"permission without ipProtocol ({proto_raw!r}): allows no port")
+            protocol = ""
     ports = None
     if protocol in _WITH_PORTS:
-        ports = _read_ports(raw.get(keys.from_port), raw.get(keys.to_port), warnings)
-
-    ipv4: list[str] = []
-    for entry in _list(raw.get(keys.ipv4)):
-        _append_cidr(ipv4, entry, keys.ipv4_cidr)
+        low, high = raw.get(keys.from_port), raw.get(keys.to_port)
+        if type(low) is int and type(high) is int and 0 <= low <= high <= 65535:
+            ports = (low, high)
+        else:
+            ports = _read_ports(low, high, warnings)
+    ipv4 = _cidrs(raw.get(keys.ipv4), keys.ipv4_cidr)
     if keys.legacy is not None:
-        for entry in _list(raw.get(keys.legacy)):
-            _append_cidr(ipv4, entry, keys.ipv4_cidr)
-    ipv6: list[str] = []
-    for entry in _list(raw.get(keys.ipv6)):
-        _append_cidr(ipv6, entry, keys.ipv6_cidr)
-    prefix_lists: list[str] = []
-    for entry in _list(raw.get(keys.prefix_lists)):
-        _append_cidr(prefix_lists, entry, keys.prefix_id)
+        legacy = _cidrs(raw.get(keys.legacy), keys.ipv4_cidr)
+        if legacy:
+            ipv4 += legacy
     return Permission(
-        protocol=protocol,
-        ports=ports,
+        protocol,
+        ports,
         # ipv4Ranges and the legacy ipRanges usually repeat each other: keep each CIDR once.
-        ipv4=tuple(dict.fromkeys(ipv4)),
-        ipv6=tuple(dict.fromkeys(ipv6)),
-        prefix_lists=tuple(dict.fromkeys(prefix_lists)),
+        tuple(dict.fromkeys(ipv4)) if len(ipv4) > 1 else tuple(ipv4),
+        _unique(_cidrs(raw.get(keys.ipv6), keys.ipv6_cidr)),
+        _unique(_cidrs(raw.get(keys.prefix_lists), keys.prefix_id)),
     )
+
+
+def _cidrs(value: object, key: str) -> list[str]:
+    """The strings of a source list: entries are ``{key: "cidr"}`` objects or plain strings."""
+    if not value or type(value) is not list:
+        return []
+    out = []
+    for entry in value:
+        text = entry.get(key) if type(entry) is dict or isinstance(entry, Mapping) else entry
+        if type(text) is str and text:
+            out.append(text.strip())
+    return out
+
+
+def _unique(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values)) if len(values) > 1 else tuple(values)
 
 
 def _normalize_protocol(value: object) -> str | None:
@@ -226,12 +242,6 @@ def _port_or_none(value: object, warnings: list[str]) -> int | None:
     if value < 0:
         return None
     return min(value, 65535)
-
-
-def _append_cidr(out: list[str], entry: object, key: str) -> None:
-    value = entry.get(key) if isinstance(entry, Mapping) else entry
-    if isinstance(value, str) and value:
-        out.append(value.strip())
 
 
 def _read_tags(item_tags: object, conf_tags: object, keys: _Keys) -> dict[str, str]:
