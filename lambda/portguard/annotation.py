@@ -60,11 +60,10 @@ def render(lead: str, exposures: Sequence[Exposure], notes: Sequence[str] = ()) 
     for prefix in (_notes(notes), ""):
         for shown in range(min(_MAX_SOURCES_SHOWN, len(sources)), -1, -1):
             head = f"{prefix}{lead} from {_sources(sources, shown)}: "
-            for count in range(len(items), 0, -1):
+            count = _fitting(items, MAX_ANNOTATION - len(head))
+            if count:
                 more = len(items) - count
-                text = head + ", ".join(items[:count]) + (f", and {more} more" if more else "")
-                if len(text) <= MAX_ANNOTATION:
-                    return text
+                return head + ", ".join(items[:count]) + (f", and {more} more" if more else "")
         if not prefix:
             break
     # Only a lead longer than the limit gets here (a 128-character tag key in it, say).
@@ -74,6 +73,19 @@ def render(lead: str, exposures: Sequence[Exposure], notes: Sequence[str] = ()) 
 
 
 _order = attrgetter("protocol", "ports")
+
+
+def _fitting(items: list[str], room: int) -> int:
+    """How many of ``items`` fit in ``room`` characters, with ``, and N more`` when not all."""
+    fitting, length = 0, -2
+    for count, item in enumerate(items, 1):
+        length += len(item) + 2  # ", " before each item but the first
+        if length > room:
+            break
+        more = len(items) - count
+        if not more or length + len(f", and {more} more") <= room:
+            fitting = count
+    return fitting
 
 
 def _notes(notes: Sequence[str]) -> str:

@@ -12,7 +12,7 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -52,15 +52,14 @@ class Exposure(NamedTuple):
     sources: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     compliance: Compliance
     annotation: str | None = None
     exposures: tuple[Exposure, ...] = ()
     """Offending ports that are not excused."""
     exempted: tuple[Exposure, ...] = ()
     """Offending ports excused by a valid exemption tag."""
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
 
 
 NOT_APPLICABLE = Verdict(Compliance.NOT_APPLICABLE)
@@ -130,15 +129,17 @@ def _split(exposure: Exposure, ranges: Sequence[tuple[int, int]]) -> list[Exposu
 
 # --- sources ---------------------------------------------------------------------------------
 
-Source = tuple[int, int, int, tuple[int, int, str]]
-"""(family, first address, last address, sort key and label)."""
+Key = tuple[int, int, str]
+"""A source's sort key and label: (kind, first address, label); kinds order the annotation."""
+Source = tuple[int, int, int, Key]
+"""(family, first address, last address, key)."""
 
 
 @lru_cache(maxsize=8192)
 def _parse_cidr(text: str) -> tuple[int, int, int, str] | None:
     """Lenient: host bits allowed (``1.2.3.4/0`` is all of IPv4), any IPv6 spelling."""
     try:
-        net = ipaddress.ip_network(text, strict=False)
+        net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         return None
     return net.version, int(net.network_address), int(net.broadcast_address), str(net)
@@ -194,19 +195,56 @@ def _prefix_list_sources(
 # --- exposure ---------------------------------------------------------------------------------
 
 
+_Relevant = tuple[tuple[str, ...], int, int, list[Key], list[Source]]
+"""A permission that could open a blocked port: the in-scope protocols it opens, its ports, the
+keys of its sources that are a whole address space (each opens the ports alone), and its other
+sources of the in-scope families (which can open them only pooled with others)."""
+
+
 def _exposures(
     group: SecurityGroup,
     parameters: RuleParameters,
     resolve: PrefixListResolver | None,
     warnings: list[str],
 ) -> list[Exposure]:
-    blocked = parameters.blocked_ports
-    protocols = parameters.protocols
-    families = parameters.families
+    blocked, protocols, families = (
+        parameters.blocked_ports,
+        parameters.protocols,
+        parameters.families,
+    )
+    relevant, ends = _relevant(group, parameters, resolve, warnings)
+    opened: dict[str, list[tuple[int, int, list[Key]]]] = {p: [] for p in protocols}
+    for opens, low, high, whole, _ in relevant:
+        if whole:
+            for protocol in opens:
+                opened[protocol].append((low, high, whole))
+    # Partial sources can cover a space only if one holds its first address and one its last:
+    # private ranges and hosts never do, so the port line is cut and pooled only when they might
+    # (0.0.0.0/1 on one permission and 128.0.0.0/1 on another).
+    if 3 in ends.values():
+        for protocol in protocols:
+            entries = [(low, high, part) for opens, low, high, _, part in relevant
+                       if part and protocol in opens]  # fmt: skip
+            opened[protocol].extend(_pooled_covers(entries, families, blocked))
+    out: list[Exposure] = []
+    for protocol in protocols:
+        if opened[protocol]:
+            out.extend(_blocked_exposures(protocol, opened[protocol], blocked))
+    return out
+
+
+def _relevant(
+    group: SecurityGroup,
+    parameters: RuleParameters,
+    resolve: PrefixListResolver | None,
+    warnings: list[str],
+) -> tuple[list[_Relevant], dict[int, int]]:
+    """Each permission that could open a blocked port, read once for both protocols; and per
+    family, of the partial sources: bit 1, one holds the space's first address; bit 2, its last."""
+    blocked, protocols = parameters.blocked_ports, parameters.protocols
     resolved: dict[str, list[Source]] = {}
-    # Each permission that could open a blocked port, once: the in-scope protocols it opens,
-    # its ports, and its sources of the in-scope families.
-    relevant: list[tuple[tuple[str, ...], int, int, list[Source]]] = []
+    relevant: list[_Relevant] = []
+    ends = dict.fromkeys(parameters.families, 0)
     for permission in group.permissions:
         if permission.protocol == ALL_PROTOCOLS:
             low, high, opens = 0, MAX_PORT, protocols
@@ -218,40 +256,32 @@ def _exposures(
             continue
         if not blocked.overlaps(low, high):
             continue
-        sources = _sources(permission, parameters, resolve, resolved, warnings)
-        sources = [source for source in sources if source[0] in families]
-        if sources:
-            relevant.append((opens, low, high, sources))
-    if not relevant:
-        return []
-    # Most groups stop here: when all their sources pooled cannot cover a whole address space,
-    # no port can be open, and the port line need not be cut.
-    labels = _whole_space_labels([s for *_, sources in relevant for s in sources], families)
-    if not labels:
-        return []
-    if len(relevant) == 1:  # one permission opens it: its blocked ports are the answer
-        opens, low, high, _ = relevant[0]
-        ranges = blocked.intersect_range(low, high)
-        return [Exposure(protocol, ports, labels) for protocol in opens for ports in ranges]
-    out: list[Exposure] = []
-    for protocol in protocols:
-        entries = [(low, high, srcs) for opens, low, high, srcs in relevant if protocol in opens]
-        out.extend(_open_ports(protocol, entries, families, blocked))
-    return out
+        whole: list[Key] = []
+        partial: list[Source] = []
+        for source in _sources(permission, parameters, resolve, resolved, warnings):
+            family, first, last, key = source
+            if family not in ends:
+                continue
+            if first == 0 and last == _SPACE_END[family]:
+                whole.append(key)
+            else:
+                partial.append(source)
+                ends[family] |= (first == 0) | ((last == _SPACE_END[family]) << 1)
+        if whole or partial:
+            relevant.append((opens, low, high, whole, partial))
+    return relevant, ends
 
 
-def _open_ports(
-    protocol: str,
-    entries: list[tuple[int, int, list[Source]]],
-    families: tuple[int, ...],
-    blocked: PortSet,
-) -> list[Exposure]:
-    """Cut the port line at every permission's edge; decide each piece by its pooled sources."""
+def _pooled_covers(
+    entries: list[tuple[int, int, list[Source]]], families: tuple[int, ...], blocked: PortSet
+) -> list[tuple[int, int, list[Key]]]:
+    """Cut the port line at every permission's edge; keep the pieces whose pooled sources cover
+    a whole address space, with the keys of the sources that do."""
     if not entries:
         return []
     edges = sorted({low for low, _, _ in entries} | {high + 1 for _, high, _ in entries})
-    out: list[Exposure] = []
-    decided: dict[tuple[int, ...], tuple[str, ...]] = {}  # same permissions, same answer
+    out: list[tuple[int, int, list[Key]]] = []
+    decided: dict[tuple[int, ...], list[Key]] = {}  # same permissions, same answer
     for start, stop in itertools.pairwise(edges):
         if not blocked.overlaps(start, stop - 1):
             continue
@@ -260,48 +290,68 @@ def _open_ports(
         )
         if not covering:
             continue
-        labels = decided.get(covering)
-        if labels is None:
+        keys = decided.get(covering)
+        if keys is None:
             pooled = [source for i in covering for source in entries[i][2]]
-            labels = decided[covering] = _whole_space_labels(pooled, families)
-        if not labels:
+            keys = decided[covering] = _cover_keys(pooled, families)
+        if keys:
+            out.append((start, stop - 1, keys))
+    return out
+
+
+def _blocked_exposures(
+    protocol: str, opened: list[tuple[int, int, list[Key]]], blocked: PortSet
+) -> list[Exposure]:
+    """The blocked ports inside the opened intervals (which may overlap), each named with the
+    keys of every interval that opens it; consecutive ports with the same sources merged."""
+    if len(opened) == 1:  # the usual case: one permission opens it
+        low, high, keys = opened[0]
+        labels = _labels(keys)
+        return [Exposure(protocol, ports, labels) for ports in blocked.intersect_range(low, high)]
+    edges = sorted({low for low, _, _ in opened} | {high + 1 for _, high, _ in opened})
+    out: list[Exposure] = []
+    for start, stop in itertools.pairwise(edges):
+        ranges = blocked.intersect_range(start, stop - 1)
+        if not ranges:
             continue
-        for ports in blocked.intersect_range(start, stop - 1):
-            last = out[-1] if out else None
-            if last and last.sources == labels and last.ports[1] + 1 == ports[0]:
-                out[-1] = Exposure(protocol, (last.ports[0], ports[1]), labels)
+        keys = [k for low, high, ks in opened if low <= start and high >= stop - 1 for k in ks]
+        if not keys:
+            continue
+        labels = _labels(keys)
+        for ports in ranges:
+            if out and out[-1].sources == labels and out[-1].ports[1] + 1 == ports[0]:
+                out[-1] = Exposure(protocol, (out[-1].ports[0], ports[1]), labels)
             else:
                 out.append(Exposure(protocol, ports, labels))
     return out
 
 
-def _whole_space_labels(pooled: list[Source], families: tuple[int, ...]) -> tuple[str, ...]:
-    """The labels of the sources that together cover a whole address space, or ``()``."""
-    if len(pooled) == 1:  # the usual case: one source, the whole space or not
-        family, first, last, key = pooled[0]
-        whole = family in families and first == 0 and last == _SPACE_END[family]
-        return (key[2],) if whole else ()
-    keys: set[tuple[int, int, str]] = set()
+def _labels(keys: list[Key]) -> tuple[str, ...]:
+    """Source labels in report order (IPv4, IPv6, prefix lists, unreadable lists), once each."""
+    if len(keys) == 1:
+        return (keys[0][2],)
+    return tuple(label for _, _, label in sorted(set(keys)))
+
+
+def _cover_keys(pooled: list[Source], families: tuple[int, ...]) -> list[Key]:
+    """The keys of the sources that together cover a whole address space, or ``[]``.
+
+    The sweep goes in address order and keeps only the sources that push the covered prefix
+    further, so that 10.0.0.0/8 inside 0.0.0.0/1 is not blamed."""
+    keys: list[Key] = []
     for family in families:
         end = _SPACE_END[family]
         spans = sorted((first, last, key) for fam, first, last, key in pooled if fam == family)
-        if not spans:
-            continue
-        # A source that is the whole space opens the port alone; name each one. Then check the
-        # other sources together, in address order, naming only those that extend the cover, so
-        # that 10.0.0.0/8 inside 0.0.0.0/1 is not blamed and every cause of the opening is named.
         reach, used = -1, []
         for first, last, key in spans:
-            if first == 0 and last == end:
-                keys.add(key)
-            elif first > reach + 1:
+            if first > reach + 1:
                 break
-            elif last > reach:
+            if last > reach:
                 reach = last
                 used.append(key)
         if reach >= end:
-            keys.update(used)
-    return tuple(label for _, _, label in sorted(keys))
+            keys.extend(used)
+    return keys
 
 
 # --- exemptions -------------------------------------------------------------------------------

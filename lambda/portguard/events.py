@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from portguard.errors import InvalidEventError
 from portguard.parameters import RuleParameters, parse_rule_parameters
+from portguard.reader import is_object
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 TEST_MODE_TOKEN = "TESTMODE"  # noqa: S105 - Config's documented placeholder, not a secret
 
@@ -20,8 +23,7 @@ class MessageType(StrEnum):
     SCHEDULED = "ScheduledNotification"
 
 
-@dataclass(frozen=True, slots=True)
-class Invocation:
+class Invocation(NamedTuple):
     """Everything the handler needs from one event, already validated."""
 
     message_type: MessageType
@@ -54,7 +56,7 @@ class Invocation:
 def parse_event(event: object) -> Invocation:
     """Validate a Config rule event. Raises :class:`InvalidEventError` or
     :class:`~portguard.errors.InvalidParameterError` naming what is wrong."""
-    if not isinstance(event, Mapping):
+    if not is_object(event):
         raise InvalidEventError(f"the event is not an object: {type(event).__name__}")
     invoking = _json_object(event, "invokingEvent", required=True)
     raw_type = invoking.get("messageType")
@@ -71,12 +73,16 @@ def parse_event(event: object) -> Invocation:
             if message_type is MessageType.CHANGE
             else "configurationItemSummary"
         )
-        if not isinstance(invoking.get(key), Mapping):
+        if not is_object(invoking.get(key)):
             raise InvalidEventError(
                 f"invokingEvent has messageType {message_type.value} but its {key} is "
                 f"{'missing' if invoking.get(key) is None else 'not an object'}"
             )
-    parameters = parse_rule_parameters(_json_object(event, "ruleParameters", required=False))
+    raw_parameters = event.get("ruleParameters")
+    if isinstance(raw_parameters, str):
+        parameters = _parameters_of(raw_parameters)
+    else:
+        parameters = parse_rule_parameters(_json_object(event, "ruleParameters", required=False))
     token = event.get("resultToken")
     if not isinstance(token, str) or not token:
         raise InvalidEventError("the event has no resultToken: Config could not accept evaluations")
@@ -103,6 +109,15 @@ def _json_object(event: Mapping[str, Any], key: str, *, required: bool) -> Mappi
             raw = json.loads(raw)
         except ValueError as exc:
             raise InvalidEventError(f"{key} is not valid JSON: {exc}") from exc
-    if not isinstance(raw, Mapping):
+    if not is_object(raw):
         raise InvalidEventError(f"{key} is not a JSON object: {type(raw).__name__}")
     return raw
+
+
+@lru_cache(maxsize=16)
+def _parameters_of(text: str) -> RuleParameters:
+    """Parameters by their JSON text: a rule sends the same text on every invocation, and the
+    value is frozen, so a warm container parses it once. Errors are raised, never cached."""
+    return parse_rule_parameters(
+        _json_object({"ruleParameters": text}, "ruleParameters", required=False)
+    )

@@ -1,9 +1,13 @@
-"""One model of a security group, whatever shape it was read from."""
+"""One model of a security group, whatever shape it was read from.
+
+The model's values are named tuples: immutable and typed like frozen dataclasses, and several
+times cheaper to build, which matters because every item of every sweep builds them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -17,8 +21,7 @@ ALL_PROTOCOLS = "all"
 """The normalized protocol of a ``-1`` permission."""
 
 
-@dataclass(frozen=True, slots=True)
-class Permission:
+class Permission(NamedTuple):
     """One ingress permission.
 
     ``protocol`` is normalized: ``all``, ``tcp``, ``udp``, ``icmp``, ``icmpv6`` or the lower-cased
@@ -34,18 +37,16 @@ class Permission:
     prefix_lists: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityGroup:
+class SecurityGroup(NamedTuple):
     group_id: str
     group_name: str | None = None
     vpc_id: str | None = None
     permissions: tuple[Permission, ...] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = MappingProxyType({})
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigItem:
+class ConfigItem(NamedTuple):
     """A Config configuration item: which resource, its status, and the group when there is one.
 
     ``group`` is ``None`` when the item is not a security group or carries no configuration
