@@ -304,26 +304,28 @@ def _blocked_exposures(
 ) -> list[Exposure]:
     """The blocked ports inside the opened intervals (which may overlap), each named with the
     keys of every interval that opens it; consecutive ports with the same sources merged."""
+    merged: list[tuple[int, int, tuple[str, ...]]] = []
     if len(opened) == 1:  # the usual case: one permission opens it
         low, high, keys = opened[0]
-        labels = _labels(keys)
-        return [Exposure(protocol, ports, labels) for ports in blocked.intersect_range(low, high)]
-    edges = sorted({low for low, _, _ in opened} | {high + 1 for _, high, _ in opened})
-    out: list[Exposure] = []
-    for start, stop in itertools.pairwise(edges):
-        ranges = blocked.intersect_range(start, stop - 1)
-        if not ranges:
-            continue
-        keys = [k for low, high, ks in opened if low <= start and high >= stop - 1 for k in ks]
-        if not keys:
-            continue
-        labels = _labels(keys)
-        for ports in ranges:
-            if out and out[-1].sources == labels and out[-1].ports[1] + 1 == ports[0]:
-                out[-1] = Exposure(protocol, (out[-1].ports[0], ports[1]), labels)
+        merged.append((low, high, _labels(keys)))
+    else:
+        # Cut where intervals start and end; join neighbours that end up with the same sources,
+        # so that each stretch is intersected with the blocked ports once.
+        edges = sorted({low for low, _, _ in opened} | {high + 1 for _, high, _ in opened})
+        for start, stop in itertools.pairwise(edges):
+            keys = [k for low, high, ks in opened if low <= start and high >= stop - 1 for k in ks]
+            if not keys:
+                continue
+            labels = _labels(keys)
+            if merged and merged[-1][2] == labels and merged[-1][1] + 1 == start:
+                merged[-1] = (merged[-1][0], stop - 1, labels)
             else:
-                out.append(Exposure(protocol, ports, labels))
-    return out
+                merged.append((start, stop - 1, labels))
+    return [
+        Exposure(protocol, ports, labels)
+        for low, high, labels in merged
+        for ports in blocked.intersect_range(low, high)
+    ]
 
 
 def _labels(keys: list[Key]) -> tuple[str, ...]:

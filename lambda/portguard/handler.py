@@ -9,6 +9,7 @@ standard retry mode (throttling and server errors retried with backoff).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -204,6 +205,11 @@ def _log_verdict(resource_id: str, verdict: Verdict) -> None:
 
 rule = PortguardRule()
 """The container's rule: its clients are made on first use and kept while the container lives."""
+
+# Everything imported so far lives as long as the container. Freezing it keeps the collector
+# from walking it again: without this, making the first client set off a full collection over
+# boto3's and Powertools' objects, ~45 ms of the cold start (measured by `make bench`).
+gc.freeze()
 
 
 @metrics.log_metrics
