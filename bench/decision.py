@@ -45,8 +45,7 @@ def _full_path(strings: list[str], *, uncached_parameters: bool = False) -> Call
 
     resolve = corpus.resolve_prefix_list
     events = [
-        {"invokingEvent": text, "ruleParameters": "{}", "resultToken": "token"}
-        for text in strings
+        {"invokingEvent": text, "ruleParameters": "{}", "resultToken": "token"} for text in strings
     ]
 
     def run() -> None:
