@@ -53,6 +53,8 @@ class Exposure(NamedTuple):
 
 
 class Verdict(NamedTuple):
+    """The decision on one group: its compliance, the annotation for Config, and why."""
+
     compliance: Compliance
     annotation: str | None = None
     exposures: tuple[Exposure, ...] = ()
@@ -97,15 +99,14 @@ def evaluate_group(
     exposures = _exposures(group, parameters, resolve_prefix_list, warnings)
     exemption = _read_exemption(group, parameters, today)
 
-    open_now: list[Exposure] = []
+    open_now: list[Exposure] = exposures
     excused: list[Exposure] = []
-    for exposure in exposures:
-        if exemption.ports is None:
-            open_now.append(exposure)
-            continue
-        ports = PortSet([exposure.ports])
-        excused.extend(_split(exposure, ports.intersection(exemption.ports).ranges))
-        open_now.extend(_split(exposure, ports.difference(exemption.ports).ranges))
+    if exemption.ports is not None:
+        open_now = []
+        for exposure in exposures:
+            ports = PortSet([exposure.ports])
+            excused.extend(_split(exposure, ports.intersection(exemption.ports).ranges))
+            open_now.extend(_split(exposure, ports.difference(exemption.ports).ranges))
 
     if open_now:
         notes = [exemption.note] if exemption.note and exemption.ports is None else []
