@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from aws_cdk import App
+from aws_cdk import App, Aspects
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
 from infra.settings import Settings, cdk_json_context
 from infra.stack import PortguardStack
@@ -17,4 +18,7 @@ OUTDIR = None if "CDK_OUTDIR" in os.environ else str(Path(__file__).resolve().pa
 
 app = App(context=cdk_json_context(), outdir=OUTDIR)
 PortguardStack(app, "Portguard", settings=Settings.from_context(app))
+# Gates: any finding of either pack not acknowledged (with its reason) fails the synth.
+Aspects.of(app).add(AwsSolutionsChecks())
+Aspects.of(app).add(HIPAASecurityChecks())
 app.synth()

@@ -1,18 +1,39 @@
-"""The portguard rule: its Lambda function and the AWS Config custom rule that invokes it."""
+"""The portguard rule: its Lambda function, what keeps it honest, and the Config rule that calls it.
+
+Everything here is written for a careful security team:
+
+- the function's role carries no AWS managed policy and no inline policy, only a customer-managed
+  policy listing exactly what the handler calls;
+- Config may invoke the function only on behalf of this account;
+- failed invocations land in an encrypted queue, and errors or queued failures raise an alarm;
+- what portguard stores (logs, failed events, alarm messages) is encrypted with one KMS key the
+  team owns.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Aws, CfnMapping, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_config as config
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from portguard.definition import config_rule_properties
+
 if TYPE_CHECKING:
-    from portguard.parameters import RuleParameters
+    from infra.settings import Settings
 
 # The Lambda asset root: `lambda/` holds the `portguard` package (and nothing else is shipped).
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
@@ -20,86 +41,349 @@ ASSET_EXCLUDE = ("__pycache__", "*.pyc")
 
 HANDLER = "portguard.handler.lambda_handler"
 SERVICE_NAME = "portguard"
+CONFORMANCE_PACK_NAME = "portguard"
 
-# Public Powertools for AWS Lambda (Python) layer, published by AWS in every commercial region under
-# this account. Version 27 is Powertools 3.x for python3.13/arm64; raise it deliberately, together
-# with the `aws-lambda-powertools` pin in pyproject.toml that the tests run against.
-# (China and GovCloud regions publish it under other accounts: not supported here yet.)
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
-POWERTOOLS_LAYER_VERSION = 27
+# The newest Python runtime aws-cdk-lib 2.275 offers, and the public Powertools for AWS Lambda
+# (Python) layer built for it. Layer version 36 ships Powertools 3.31.1, the version the tests
+# run against (pyproject.toml): raise both together. AWS publishes the layer under one account
+# per partition; the stack is region- and partition-agnostic, so the ARN is resolved at deploy.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python314-arm64"
+POWERTOOLS_LAYER_VERSION = 36
+POWERTOOLS_LAYER_ACCOUNTS = {"aws": "017000801446", "aws-cn": "498634801083"}
 
-# Provisional sizing: the benchmark (bench/) will set memory and timeout from measured runs.
+# Sized from `make bench`: a sweep of 5,001 groups peaks at 44 MiB of Python allocations on top
+# of ~90 MiB for the runtime, boto3 and Powertools, so 256 MB leaves room for large pages, and
+# gives twice the CPU of 128 MB. Five minutes covers tens of thousands of groups.
 MEMORY_MB = 256
 TIMEOUT = Duration.minutes(5)
 
+FAILURE_RETENTION = Duration.days(14)  # the longest SQS keeps a message
+
 
 class PortguardRule(Construct):
-    """The Lambda function that decides, and the Config rule that calls it for security groups.
+    """The function that decides, and the Config rule (or conformance pack) that calls it.
 
-    Exposes ``function`` and ``rule``.
+    Exposes ``function``, ``role``, ``log_group``, ``key``, ``failure_queue``, ``alarm_topic``,
+    ``alarms``, ``invoke_permission``, and either ``rule`` or ``conformance_pack``.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        parameters: RuleParameters,
-        maximum_execution_frequency: config.MaximumExecutionFrequency = (
-            config.MaximumExecutionFrequency.TWENTY_FOUR_HOURS
-        ),
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
+        self.key = kms.Key(
             self,
-            "PowertoolsLayer",
-            f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-            f"{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
+            "Key",
+            description="portguard: encrypts its logs, failed invocations and alarm messages",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudWatch Logs encrypts this account's portguard log group with the key...
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                        )
+                    }
+                },
+            )
+        )
+        # ...and CloudWatch alarms publish to the encrypted topic.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+
+        self.log_group = logs.LogGroup(
+            self, "Logs", encryption_key=self.key, removal_policy=RemovalPolicy.RETAIN
+        )
+        # In days, as CloudFormation takes it (the L2's enum names periods, not days); the
+        # settings accept only the periods CloudWatch Logs offers.
+        log_group_resource = self.log_group.node.default_child
+        assert isinstance(log_group_resource, logs.CfnLogGroup)  # noqa: S101 - CDK's own type
+        log_group_resource.retention_in_days = settings.log_retention_days
+        self.failure_queue = sqs.Queue(
+            self,
+            "FailedInvocations",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            retention_period=FAILURE_RETENTION,
+            enforce_ssl=True,
+        )
+        self.alarm_topic = sns.Topic(
+            self, "Alarms", display_name="portguard alarms", master_key=self.key, enforce_ssl=True
+        )
+        if settings.alarm_email:
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="portguard's function: reads security groups, reports to AWS Config",
+        )
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="Exactly what portguard's handler calls",
+            roles=[self.role],
+            statements=self._statements(stack),
         )
 
         self.function = lambda_.Function(
             self,
             "Function",
             description="portguard: flags security groups open to the internet on high-risk ports",
-            runtime=lambda_.Runtime.PYTHON_3_13,
+            runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=list(ASSET_EXCLUDE)),
-            layers=[powertools],
+            layers=[self._powertools_layer()],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
+            # The policy above is the whole of it: CDK's own grants would add an inline policy.
+            role=self.role.without_policy_updates(),
+            log_group=self.log_group,
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            on_failure=destinations.SqsDestination(self.failure_queue),
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAME,
                 "LOG_LEVEL": "INFO",
             },
         )
-        # What the handler calls beyond Config (CustomRule grants Config access, see below):
-        # the scheduled run lists every group, and prefix lists are resolved to their CIDRs. Without
-        # the second, every referenced prefix list would fail closed as the whole internet.
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["ec2:DescribeSecurityGroups", "ec2:GetManagedPrefixListEntries"],
-                resources=["*"],
-            )
+        self.function.node.add_dependency(self.policy)
+
+        self.invoke_permission = lambda_.CfnPermission(
+            self,
+            "ConfigInvoke",
+            action="lambda:InvokeFunction",
+            function_name=self.function.function_arn,
+            principal="config.amazonaws.com",
+            source_account=Aws.ACCOUNT_ID,
         )
 
-        # CustomRule also adds the Lambda permission for config.amazonaws.com and attaches the
-        # managed policy service-role/AWSConfigRulesExecutionRole to the function's role.
-        self.rule = config.CustomRule(
+        self.alarms = self._alarms()
+        self.rule: config.CfnConfigRule | None = None
+        self.conformance_pack: config.CfnConformancePack | None = None
+        rule_properties = config_rule_properties(
+            self.function.function_arn, settings.parameters, schedule=settings.schedule
+        )
+        if settings.deploy_as == "conformance-pack":
+            self.conformance_pack = config.CfnConformancePack(
+                self,
+                "ConformancePack",
+                conformance_pack_name=CONFORMANCE_PACK_NAME,
+                template_body=stack.to_json_string(
+                    {
+                        "Resources": {
+                            "PortguardRule": {
+                                "Type": "AWS::Config::ConfigRule",
+                                "Properties": rule_properties,
+                            }
+                        }
+                    }
+                ),
+            )
+            self.conformance_pack.node.add_dependency(self.invoke_permission)
+        else:
+            self.rule = config.CfnConfigRule(
+                self,
+                "Rule",
+                config_rule_name=rule_properties["ConfigRuleName"],
+                description=rule_properties["Description"],
+                source=config.CfnConfigRule.SourceProperty(
+                    owner="CUSTOM_LAMBDA",
+                    source_identifier=self.function.function_arn,
+                    source_details=[
+                        config.CfnConfigRule.SourceDetailProperty(
+                            event_source=detail["EventSource"],
+                            message_type=detail["MessageType"],
+                            maximum_execution_frequency=detail.get("MaximumExecutionFrequency"),
+                        )
+                        for detail in rule_properties["Source"]["SourceDetails"]
+                    ],
+                ),
+                scope=config.CfnConfigRule.ScopeProperty(
+                    compliance_resource_types=rule_properties["Scope"]["ComplianceResourceTypes"]
+                ),
+                input_parameters=rule_properties["InputParameters"],
+            )
+            self.rule.node.add_dependency(self.invoke_permission)
+        self._acknowledge(settings)
+
+    def _powertools_layer(self) -> lambda_.ILayerVersion:
+        accounts = CfnMapping(
             self,
-            "Rule",
-            lambda_function=self.function,
-            configuration_changes=True,
-            periodic=True,
-            maximum_execution_frequency=maximum_execution_frequency,
-            rule_scope=config.RuleScope.from_resources([config.ResourceType.EC2_SECURITY_GROUP]),
-            input_parameters=parameters.as_input_parameters(),
-            description=(
-                "Flags security groups that open high-risk ports to the whole internet "
-                "(IPv4 or IPv6, across split CIDRs and managed prefix lists)."
+            "PowertoolsLayerAccount",
+            mapping={
+                partition: {"account": account}
+                for partition, account in POWERTOOLS_LAYER_ACCOUNTS.items()
+            },
+        )
+        arn = Fn.join(
+            "",
+            [
+                f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:",
+                accounts.find_in_map(Aws.PARTITION, "account"),
+                f":layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
+            ],
+        )
+        return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)
+
+    def _statements(self, stack: Stack) -> list[iam.PolicyStatement]:
+        """Each action the handler calls, on the narrowest resource IAM allows for it."""
+        return [
+            iam.PolicyStatement(
+                sid="ReportToConfig",
+                # Neither action supports resource-level permissions: IAM requires "*".
+                actions=["config:PutEvaluations", "config:GetResourceConfigHistory"],
+                resources=["*"],
             ),
+            iam.PolicyStatement(
+                sid="ListSecurityGroups",
+                # Describe actions do not support resource-level permissions.
+                actions=["ec2:DescribeSecurityGroups"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadPrefixLists",
+                actions=["ec2:GetManagedPrefixListEntries"],
+                # Any owner: AWS-managed lists (owner "AWS") and lists shared through RAM.
+                resources=[f"arn:{stack.partition}:ec2:{stack.region}:*:prefix-list/*"],
+            ),
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="RecordFailedInvocations",
+                actions=["sqs:SendMessage"],
+                resources=[self.failure_queue.queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="EncryptFailedInvocations",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.key.key_arn],
+            ),
+        ]
+
+    def _alarms(self) -> list[cloudwatch.Alarm]:
+        action = cloudwatch_actions.SnsAction(self.alarm_topic)
+        errors = cloudwatch.Alarm(
+            self,
+            "ErrorsAlarm",
+            alarm_description=(
+                "portguard's function failed: a bad event or parameter, AWS refusing a call, or "
+                "evaluations Config would not take. Its log group has one ERROR line saying which."
+            ),
+            metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        failures = cloudwatch.Alarm(
+            self,
+            "FailedInvocationsAlarm",
+            alarm_description=(
+                "An invocation failed after Lambda's retries: its event waits in portguard's "
+                "failure queue (kept 14 days) and the security group it named was not evaluated."
+            ),
+            metric=self.failure_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (errors, failures):
+            alarm.add_alarm_action(action)
+        return [errors, failures]
+
+    def _acknowledge(self, settings: Settings) -> None:
+        """cdk-nag findings that are right for other workloads and wrong for this one."""
+        NagSuppressions.add_resource_suppressions(
+            self.policy,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    applies_to=["Resource::*"],
+                    reason=(
+                        "config:PutEvaluations, config:GetResourceConfigHistory and "
+                        "ec2:DescribeSecurityGroups support no resource-level permissions: IAM "
+                        "accepts only '*' for them."
+                    ),
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    applies_to=["Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:*:prefix-list/*"],
+                    reason=(
+                        "Security groups reference prefix lists owned by AWS (account 'AWS') or "
+                        "shared from other accounts, so the owner cannot be named; the action "
+                        "only reads list entries, in this region."
+                    ),
+                ),
+            ],
+        )
+        function_acks = [
+            NagPackSuppression(
+                id="HIPAA.Security-LambdaDLQ",
+                reason=(
+                    "Failed asynchronous invocations go to an on-failure destination (the "
+                    "encrypted FailedInvocations queue, alarmed), which records the event and the "
+                    "error; a dead-letter queue as well would record each failure twice."
+                ),
+            ),
+            NagPackSuppression(
+                id="HIPAA.Security-LambdaInsideVPC",
+                reason=(
+                    "The function talks only to AWS APIs (Config, EC2, CloudWatch Logs) and "
+                    "holds no data; in a VPC it would need NAT or three interface endpoints for "
+                    "the same calls, adding cost and failure modes and protecting no data path."
+                ),
+            ),
+        ]
+        if settings.reserved_concurrency is None:
+            function_acks.append(
+                NagPackSuppression(
+                    id="HIPAA.Security-LambdaConcurrency",
+                    reason=(
+                        "Unset by default: reserving concurrency fails in accounts with the "
+                        "default limit of 10 concurrent executions, and Config's invocations are "
+                        "asynchronous (queued and retried by Lambda when throttled). Set "
+                        "portguard:reservedConcurrency to reserve."
+                    ),
+                )
+            )
+        NagSuppressions.add_resource_suppressions(self.function, function_acks)
+        NagSuppressions.add_resource_suppressions(
+            self.failure_queue,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SQS3",
+                    reason=(
+                        "This queue is itself the function's failure destination; a queue behind "
+                        "it would only move the same messages, which are kept 14 days and alarmed."
+                    ),
+                )
+            ],
         )

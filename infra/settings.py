@@ -7,12 +7,14 @@ The rule's parameters are validated here, at synth, by the same parser the Lambd
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from constructs import Construct, Node
 
+from portguard.definition import SCHEDULES
 from portguard.errors import InvalidParameterError
 from portguard.parameters import KNOWN_PARAMETERS, RuleParameters, parse_rule_parameters
 
@@ -25,15 +27,23 @@ CONTEXT_PREFIX = "portguard:"
 # The rule's InputParameters, each read from `portguard:<name>`.
 PARAMETER_KEYS: Mapping[str, str] = {f"{CONTEXT_PREFIX}{name}": name for name in KNOWN_PARAMETERS}
 DEPLOY_AS_KEY = f"{CONTEXT_PREFIX}deployAs"
+SCHEDULE_KEY = f"{CONTEXT_PREFIX}schedule"
+LOG_RETENTION_KEY = f"{CONTEXT_PREFIX}logRetentionDays"
+ALARM_EMAIL_KEY = f"{CONTEXT_PREFIX}alarmEmail"
+CONCURRENCY_KEY = f"{CONTEXT_PREFIX}reservedConcurrency"
+RECORDER_KEY = f"{CONTEXT_PREFIX}createRecorder"
 REMEDIATION_KEY = f"{CONTEXT_PREFIX}remediation"
 
-# Keys the SPEC defines whose other values this app does not build yet: only these are accepted,
-# so that asking for a conformance pack or a remediation fails instead of being ignored.
-SUPPORTED_ONLY: Mapping[str, str] = {DEPLOY_AS_KEY: "rule", REMEDIATION_KEY: "off"}
-PLANNED_VALUES: Mapping[str, tuple[str, ...]] = {
-    DEPLOY_AS_KEY: ("rule", "conformance-pack"),
-    REMEDIATION_KEY: ("off", "manual", "automatic"),
-}
+DEPLOY_AS = ("rule", "conformance-pack")
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)  # fmt: skip
+# Remediation is a later issue: only its default is accepted, so asking for it fails loudly.
+REMEDIATION = ("off", "manual", "automatic")
+
+SETTING_KEYS = (DEPLOY_AS_KEY, SCHEDULE_KEY, LOG_RETENTION_KEY, ALARM_EMAIL_KEY, CONCURRENCY_KEY,
+                RECORDER_KEY, REMEDIATION_KEY)  # fmt: skip
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, object]:
@@ -63,10 +73,21 @@ class Settings:
     """Everything the app reads from context. Build with :meth:`from_context`."""
 
     parameters: RuleParameters
+    deploy_as: str = "rule"
+    """``rule``: a standalone Config rule; ``conformance-pack``: the same rule inside a pack."""
+    schedule: str = "TwentyFour_Hours"
+    """How often Config runs the periodic sweep (its MaximumExecutionFrequency)."""
+    log_retention_days: int = 365
+    alarm_email: str | None = None
+    """Subscribed to the alarm topic when set (AWS sends a confirmation email first)."""
+    reserved_concurrency: int | None = None
+    """Reserved concurrent executions for the function; unset, it shares the account's pool."""
+    create_recorder: bool = False
+    """Also deploy a Config recorder limited to security groups, for an account with none."""
 
     @classmethod
     def from_context(cls, scope: Construct | Node) -> Settings:
-        """Read and validate the `portguard:*` context keys; absent keys take the rule's defaults.
+        """Read and validate the `portguard:*` context keys; absent keys take their defaults.
 
         Values may be strings (``-c``), or booleans and numbers (``cdk.json``): they mean the same.
         Raises :class:`ContextError` naming the key and the bad value, for example
@@ -88,23 +109,72 @@ class Settings:
             raise ContextError(
                 f"{CONTEXT_PREFIX}{error.name}", error.value, error.reason
             ) from error
-        return cls(parameters=parameters)
+        _choice(context, REMEDIATION_KEY, ("off",), planned=REMEDIATION)
+        email = context.get(ALARM_EMAIL_KEY)
+        if email is not None and not (isinstance(email, str) and _EMAIL.match(email.strip())):
+            raise ContextError(ALARM_EMAIL_KEY, email, "expected an email address")
+        concurrency = _integer(context, CONCURRENCY_KEY, None)
+        if concurrency is not None and concurrency < 1:
+            raise ContextError(CONCURRENCY_KEY, concurrency, "expected a whole number from 1")
+        retention = _integer(context, LOG_RETENTION_KEY, 365)
+        if retention not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+            raise ContextError(LOG_RETENTION_KEY, context[LOG_RETENTION_KEY],
+                               f"CloudWatch Logs keeps logs for one of {allowed} days")  # fmt: skip
+        return cls(
+            parameters=parameters,
+            deploy_as=_choice(context, DEPLOY_AS_KEY, DEPLOY_AS) or "rule",
+            schedule=_choice(context, SCHEDULE_KEY, SCHEDULES) or "TwentyFour_Hours",
+            log_retention_days=retention or 365,
+            alarm_email=email.strip() if isinstance(email, str) else None,
+            reserved_concurrency=concurrency,
+            create_recorder=_boolean(context, RECORDER_KEY),
+        )
+
+
+def _choice(
+    context: Mapping[str, object],
+    key: str,
+    allowed: tuple[str, ...],
+    *,
+    planned: tuple[str, ...] = (),
+) -> str | None:
+    """The allowed value (matched case-insensitively), None when absent."""
+    if key not in context:
+        return None
+    value = context[key]
+    for option in allowed:
+        if isinstance(value, str) and value.strip().lower() == option.lower():
+            return option
+    if isinstance(value, str) and value.strip().lower() in planned:
+        reason = f"not supported yet: this version deploys only {key}={allowed[0]!r}"
+    else:
+        reason = f"expected one of {', '.join(allowed)}"
+    raise ContextError(key, value, reason)
+
+
+def _integer(context: Mapping[str, object], key: str, default: int | None) -> int | None:
+    value = context.get(key, default)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ContextError(key, value, "expected a whole number")
+
+
+def _boolean(context: Mapping[str, object], key: str) -> bool:
+    value = context.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ContextError(key, value, "expected true or false")
 
 
 def _check_known(key: str, value: object) -> None:
-    if key in PARAMETER_KEYS:
+    known = [*PARAMETER_KEYS, *SETTING_KEYS]
+    if key in known:
         return
-    if key in SUPPORTED_ONLY:
-        supported = SUPPORTED_ONLY[key]
-        text = str(value).strip().lower() if isinstance(value, str) else value
-        if text == supported:
-            return
-        if text in PLANNED_VALUES[key]:
-            reason = f"not supported yet: this version deploys only {key}={supported!r}"
-        else:
-            reason = f"expected one of {', '.join(PLANNED_VALUES[key])}"
-        raise ContextError(key, value, reason)
-    known = [*PARAMETER_KEYS, *SUPPORTED_ONLY]
     hint = next((k for k in known if k.lower().rstrip("s") == key.lower().rstrip("s")), None)
     raise ContextError(
         key,

@@ -27,14 +27,20 @@ class PortguardStack(Stack):
         )
         super().__init__(scope, construct_id, **kwargs)
 
-        self.rule = PortguardRule(self, "Rule", parameters=settings.parameters)
+        self.rule = PortguardRule(self, "Rule", settings=settings)
 
-        CfnOutput(
-            self,
-            "RuleName",
-            value=self.rule.rule.config_rule_name,
-            description="The AWS Config rule's name",
-        )
+        if self.rule.rule is not None:
+            CfnOutput(self, "RuleName", value=self.rule.rule.ref,
+                      description="The AWS Config rule's name")  # fmt: skip
+        if self.rule.conformance_pack is not None:
+            CfnOutput(self, "ConformancePackName", value=self.rule.conformance_pack.ref,
+                      description="The AWS Config conformance pack holding the rule")  # fmt: skip
+        CfnOutput(self, "LogGroupName", value=self.rule.log_group.log_group_name,
+                  description="The function's logs: one ERROR line per failure")  # fmt: skip
+        CfnOutput(self, "AlarmTopicArn", value=self.rule.alarm_topic.topic_arn,
+                  description="Alarms on the function's errors and failed invocations")  # fmt: skip
+        CfnOutput(self, "FailedInvocationsQueueUrl", value=self.rule.failure_queue.queue_url,
+                  description="Events whose evaluation failed after Lambda's retries")  # fmt: skip
         CfnOutput(
             self,
             "FunctionName",

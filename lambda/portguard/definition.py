@@ -1,0 +1,58 @@
+"""The Config rule itself, as CloudFormation describes it: name, triggers, scope, parameters.
+
+One definition for every way portguard is deployed: the CDK app (a standalone rule or a
+conformance pack) and any template the command line prints. Plain data, standard library only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from portguard.parameters import RuleParameters
+
+RULE_NAME = "portguard"
+RESOURCE_TYPES = ("AWS::EC2::SecurityGroup",)
+DESCRIPTION = (
+    "Flags security groups that open high-risk ports to the whole internet "
+    "(IPv4 or IPv6, across split CIDRs and managed prefix lists)."
+)
+SCHEDULES = ("One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours")
+"""Config's MaximumExecutionFrequency values, for the periodic sweep."""
+DEFAULT_SCHEDULE = "TwentyFour_Hours"
+
+
+def source_details(schedule: str = DEFAULT_SCHEDULE) -> list[dict[str, str]]:
+    """Config's triggers: every change, oversized changes, and the periodic sweep."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule {schedule!r} is not one of {', '.join(SCHEDULES)}")
+    return [
+        {"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"},
+        {
+            "EventSource": "aws.config",
+            "MessageType": "OversizedConfigurationItemChangeNotification",
+        },
+        {
+            "EventSource": "aws.config",
+            "MessageType": "ScheduledNotification",
+            "MaximumExecutionFrequency": schedule,
+        },
+    ]
+
+
+def config_rule_properties(
+    function_arn: Any, parameters: RuleParameters, *, schedule: str = DEFAULT_SCHEDULE
+) -> dict[str, Any]:
+    """An ``AWS::Config::ConfigRule``'s properties for portguard, calling ``function_arn``
+    (a string, or a CloudFormation expression such as a CDK token)."""
+    return {
+        "ConfigRuleName": RULE_NAME,
+        "Description": DESCRIPTION,
+        "Source": {
+            "Owner": "CUSTOM_LAMBDA",
+            "SourceIdentifier": function_arn,
+            "SourceDetails": source_details(schedule),
+        },
+        "Scope": {"ComplianceResourceTypes": list(RESOURCE_TYPES)},
+        "InputParameters": parameters.as_input_parameters(),
+    }
