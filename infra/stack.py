@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnOutput, Stack
 
+from infra.recorder import ConfigRecorder
 from infra.rule import PortguardRule
 
 if TYPE_CHECKING:
@@ -28,6 +29,15 @@ class PortguardStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
 
         self.rule = PortguardRule(self, "Rule", settings=settings)
+        self.recorder: ConfigRecorder | None = None
+        if settings.create_recorder:
+            # Sharing the rule's key: one key encrypts everything portguard keeps.
+            self.recorder = ConfigRecorder(self, "ConfigRecorder", encryption_key=self.rule.key)
+            # Config rules and packs need a recorder, and CloudFormation starts it only once
+            # the delivery channel exists.
+            deployed = self.rule.rule or self.rule.conformance_pack
+            if deployed is not None:
+                deployed.node.add_dependency(self.recorder.delivery_channel)
 
         if self.rule.rule is not None:
             CfnOutput(self, "RuleName", value=self.rule.rule.ref,
