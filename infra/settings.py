@@ -115,7 +115,9 @@ class Settings:
             raise ContextError(ALARM_EMAIL_KEY, email, "expected an email address")
         concurrency = _integer(context, CONCURRENCY_KEY, None)
         if concurrency is not None and concurrency < 1:
-            raise ContextError(CONCURRENCY_KEY, concurrency, "expected a whole number from 1")
+            raise ContextError(
+                CONCURRENCY_KEY, context[CONCURRENCY_KEY], "expected a whole number from 1"
+            )
         retention = _integer(context, LOG_RETENTION_KEY, 365)
         if retention not in LOG_RETENTION_DAYS:
             allowed = ", ".join(map(str, LOG_RETENTION_DAYS))

@@ -1,17 +1,16 @@
-"""The synthesized portguard stack: the function, the Config rule, its parameters and its asset.
+"""The synthesized portguard stack, property by property (issue 3, items 1-4 and 6).
 
-The App gets cdk.json's context, as the CDK CLI would give it (a bare ``App()`` has no feature
-flags). The first synthesis in a process starts jsii and takes seconds; later ones are fast, so
-templates are shared per module and only what needs other context synthesizes again.
+Every App gets cdk.json's context, as the CDK CLI would give it, plus the overrides a test names.
+The first synthesis in a process starts jsii and takes seconds; later ones are fast, so each
+variant synthesizes once per module. Logical ids are hashed: they are always looked up, never typed.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-import os
+import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,8 +19,9 @@ from aws_cdk import App
 from aws_cdk.assertions import Capture, Match, Template
 
 from infra import rule as rule_module
-from infra.settings import ContextError, Settings, cdk_json_context
+from infra.settings import Settings, cdk_json_context
 from infra.stack import PortguardStack
+from portguard.definition import config_rule_properties
 from portguard.parameters import parse_rule_parameters
 
 if TYPE_CHECKING:
@@ -30,40 +30,141 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.infra
 
 REPO = Path(__file__).resolve().parents[2]
-POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python314-arm64:36"
+POWERTOOLS_ACCOUNTS = {"aws": "017000801446", "aws-cn": "498634801083"}
+
+# What the pseudo parameters resolve to in one region of each partition the app targets.
+PSEUDO: Mapping[str, Mapping[str, str]] = {
+    "aws": {
+        "AWS::Partition": "aws",
+        "AWS::Region": "eu-west-1",
+        "AWS::AccountId": "111122223333",
+        "AWS::URLSuffix": "amazonaws.com",
+    },
+    "aws-cn": {
+        "AWS::Partition": "aws-cn",
+        "AWS::Region": "cn-north-1",
+        "AWS::AccountId": "111122223333",
+        "AWS::URLSuffix": "amazonaws.com.cn",
+    },
+}
+
+# Every option away from its default, as `cdk synth -c key=value` passes them: strings.
+TUNED: Mapping[str, object] = {
+    "portguard:blockedPorts": "hipaa",
+    "portguard:protocolType": "tcp",
+    "portguard:ipType": "ipv6",
+    "portguard:exemptTagKey": "portguard:exempt",
+    "portguard:resolvePrefixLists": "false",
+    "portguard:schedule": "Six_Hours",
+    "portguard:logRetentionDays": "30",
+    "portguard:alarmEmail": "ops@example.com",
+    "portguard:reservedConcurrency": "5",
+}
+PACK: Mapping[str, object] = {"portguard:deployAs": "conformance-pack"}
+
+# Exactly what the handler calls, and on what (issue 3, item 3; the queue and key for item 4).
+POLICY_ACTIONS = frozenset(
+    {
+        "config:PutEvaluations",
+        "config:GetResourceConfigHistory",
+        "ec2:DescribeSecurityGroups",
+        "ec2:GetManagedPrefixListEntries",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:SendMessage",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    }
+)
+
+# Stands for the function's ARN in the conformance pack's template body (a JSON string literal).
+ARN_PLACEHOLDER = "PORTGUARD-FUNCTION-ARN-PLACEHOLDER"
+
+
+class Ids(NamedTuple):
+    """The logical ids of the construct's resources, looked up in the template."""
+
+    function: str
+    role: str
+    policy: str
+    key: str
+    log_group: str
+    queue: str
+    topic: str
+    permission: str
 
 
 class Synthesized(NamedTuple):
     template: Template
+    body: dict[str, Any]
     assembly: Path
+    settings: Settings
+    ids: Ids
+
+
+def only_resource(body: Mapping[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    """The logical id and body of the single resource of this type."""
+    found = [
+        (logical_id, resource)
+        for logical_id, resource in body["Resources"].items()
+        if resource["Type"] == resource_type
+    ]
+    assert len(found) == 1, f"expected one {resource_type}, found {[i for i, _ in found]}"
+    return found[0]
+
+
+def resources_of(body: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {i: r for i, r in body["Resources"].items() if r["Type"] == resource_type}
 
 
 def synthesize(outdir: Path, **overrides: object) -> Synthesized:
     app = App(context={**cdk_json_context(), **overrides}, outdir=str(outdir))
-    PortguardStack(app, "Portguard", settings=Settings.from_context(app))
+    settings = Settings.from_context(app)
+    PortguardStack(app, "Portguard", settings=settings)
     directory = Path(app.synth().directory)
-    template = json.loads((directory / "Portguard.template.json").read_text())
-    return Synthesized(Template.from_json(template), directory)
+    body = json.loads((directory / "Portguard.template.json").read_text())
+    ids = Ids(
+        function=only_resource(body, "AWS::Lambda::Function")[0],
+        role=only_resource(body, "AWS::IAM::Role")[0],
+        policy=only_resource(body, "AWS::IAM::ManagedPolicy")[0],
+        key=only_resource(body, "AWS::KMS::Key")[0],
+        log_group=only_resource(body, "AWS::Logs::LogGroup")[0],
+        queue=only_resource(body, "AWS::SQS::Queue")[0],
+        topic=only_resource(body, "AWS::SNS::Topic")[0],
+        permission=only_resource(body, "AWS::Lambda::Permission")[0],
+    )
+    return Synthesized(Template.from_json(body), body, directory, settings, ids)
 
 
-def only_resource(template: Template, resource_type: str) -> tuple[str, Mapping[str, Any]]:
-    """The logical id and body of the single resource of this type (ids are hashed: never typed)."""
-    resources = template.find_resources(resource_type)
-    assert len(resources) == 1, f"expected one {resource_type}, found {sorted(resources)}"
-    ((logical_id, body),) = resources.items()
-    return logical_id, body
-
-
-def render(value: object) -> str:
-    """A string or an Fn::Join of strings and pseudo-parameter Refs, written as ``${Ref}``."""
+def evaluate(value: object, body: Mapping[str, Any], partition: str = "aws") -> str:
+    """A string-valued intrinsic (pseudo-parameter Refs, Fn::Join, Fn::FindInMap, Fn::Sub),
+    resolved as CloudFormation would in one region of ``partition``."""
+    pseudo = PSEUDO[partition]
     if isinstance(value, str):
         return value
-    if isinstance(value, dict) and "Ref" in value:
-        return "${" + str(value["Ref"]) + "}"
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(render(part) for part in parts)
-    raise AssertionError(f"cannot render {value!r}")
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref" and argument in pseudo:
+            return pseudo[argument]
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(evaluate(part, body, partition) for part in parts)
+        if function == "Fn::FindInMap":
+            name, first, second = (evaluate(part, body, partition) for part in argument)
+            return str(body["Mappings"][name][first][second])
+        if function == "Fn::Sub" and isinstance(argument, str):
+            return re.sub(r"\$\{([^}]+)\}", lambda m: pseudo[m[1]], argument)
+    raise AssertionError(f"cannot evaluate {value!r}")
+
+
+def get_att(logical_id: str, attribute: str = "Arn") -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 @pytest.fixture(scope="module")
@@ -72,146 +173,97 @@ def default(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 @pytest.fixture(scope="module")
-def function_id(default: Synthesized) -> str:
-    return only_resource(default.template, "AWS::Lambda::Function")[0]
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("tuned"), **TUNED)
 
 
-def test_function_runs_the_handler_on_python313_arm64(default: Synthesized) -> None:
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("pack"), **PACK)
+
+
+@pytest.fixture(scope="module")
+def tuned_pack(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("tuned-pack"), **TUNED, **PACK)
+
+
+# --- The function (item 2) -------------------------------------------------------------------
+
+
+def test_function_runs_the_handler_on_python314_arm64_sized_from_the_benchmark(
+    default: Synthesized,
+) -> None:
     default.template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Runtime": "python3.13",
+            "Runtime": "python3.14",
             "Architectures": ["arm64"],
             "Handler": "portguard.handler.lambda_handler",
             "MemorySize": 256,
             "Timeout": 300,
-            "Environment": {
-                "Variables": {
-                    "POWERTOOLS_SERVICE_NAME": "portguard",
-                    "POWERTOOLS_METRICS_NAMESPACE": "portguard",
-                    "LOG_LEVEL": "INFO",
-                }
-            },
+            "Role": get_att(default.ids.role),
         },
     )
 
 
-def test_function_uses_the_public_powertools_layer_of_its_own_partition_and_region(
+def test_function_environment(default: Synthesized) -> None:
+    environment = Capture()
+    default.template.has_resource_properties("AWS::Lambda::Function", {"Environment": environment})
+    assert environment.as_object() == {
+        "Variables": {
+            "POWERTOOLS_SERVICE_NAME": "portguard",
+            "POWERTOOLS_METRICS_NAMESPACE": "portguard",
+            "LOG_LEVEL": "INFO",
+        }
+    }
+
+
+def test_function_uses_the_pinned_powertools_layer_of_its_own_partition_and_region(
     default: Synthesized,
 ) -> None:
     layers = Capture()
     default.template.has_resource_properties("AWS::Lambda::Function", {"Layers": layers})
     (layer,) = layers.as_array()
-    assert render(layer) == (
-        f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:017000801446:layer:{POWERTOOLS_LAYER}"
+    parts = layer["Fn::Join"][1]
+    # Resolved at deploy: the partition and region are the stack's, the account is looked up
+    # by partition in a mapping (not typed in).
+    assert {"Ref": "AWS::Partition"} in parts
+    assert {"Ref": "AWS::Region"} in parts
+    (lookup,) = [part["Fn::FindInMap"] for part in parts if "Fn::FindInMap" in part]
+    assert lookup[1] == {"Ref": "AWS::Partition"}
+    assert {
+        partition: entry[lookup[2]]
+        for partition, entry in default.body["Mappings"][lookup[0]].items()
+    } == POWERTOOLS_ACCOUNTS
+    assert parts[-1].endswith(f":layer:{POWERTOOLS_LAYER}")
+    for partition, account in POWERTOOLS_ACCOUNTS.items():
+        region = PSEUDO[partition]["AWS::Region"]
+        assert evaluate(layer, default.body, partition) == (
+            f"arn:{partition}:lambda:{region}:{account}:layer:{POWERTOOLS_LAYER}"
+        )
+
+
+def test_function_logs_to_the_constructs_log_group(default: Synthesized) -> None:
+    default.template.has_resource_properties(
+        "AWS::Lambda::Function", {"LoggingConfig": {"LogGroup": {"Ref": default.ids.log_group}}}
     )
 
 
-def test_function_may_read_security_groups_and_prefix_lists(
-    default: Synthesized, function_id: str
-) -> None:
-    _, function = only_resource(default.template, "AWS::Lambda::Function")
-    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+def test_function_reserves_no_concurrency_by_default(default: Synthesized) -> None:
     default.template.has_resource_properties(
-        "AWS::IAM::Policy",
-        {
-            "Roles": [{"Ref": role}],
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Allow",
-                                "Action": Match.array_with(
-                                    [
-                                        "ec2:DescribeSecurityGroups",
-                                        "ec2:GetManagedPrefixListEntries",
-                                    ]
-                                ),
-                            }
-                        )
-                    ]
-                )
-            },
-        },
+        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": Match.absent()}
     )
 
 
-def test_rule_is_a_custom_lambda_rule_on_the_function(
-    default: Synthesized, function_id: str
-) -> None:
-    default.template.has_resource_properties(
-        "AWS::Config::ConfigRule",
-        {
-            "Source": {
-                "Owner": "CUSTOM_LAMBDA",
-                "SourceIdentifier": {"Fn::GetAtt": [function_id, "Arn"]},
-                "SourceDetails": Match.any_value(),
-            },
-            "Scope": {"ComplianceResourceTypes": ["AWS::EC2::SecurityGroup"]},
-            "MaximumExecutionFrequency": "TwentyFour_Hours",
-        },
-    )
-    # Config may invoke the function, from this account only.
-    default.template.has_resource_properties(
-        "AWS::Lambda::Permission",
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
-            "Principal": "config.amazonaws.com",
-            "SourceAccount": {"Ref": "AWS::AccountId"},
-        },
-    )
-
-
-def test_rule_runs_on_changes_oversized_changes_and_every_24_hours(default: Synthesized) -> None:
-    _, rule = only_resource(default.template, "AWS::Config::ConfigRule")
-    details = rule["Properties"]["Source"]["SourceDetails"]
-    assert sorted(details, key=lambda d: d["MessageType"]) == [
-        {"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"},
-        {
-            "EventSource": "aws.config",
-            "MessageType": "OversizedConfigurationItemChangeNotification",
-        },
-        {
-            "EventSource": "aws.config",
-            "MessageType": "ScheduledNotification",
-            "MaximumExecutionFrequency": "TwentyFour_Hours",
-        },
-    ]
-
-
-def test_rule_parameters_are_the_normalized_defaults(default: Synthesized) -> None:
-    parameters = Capture()
-    default.template.has_resource_properties(
-        "AWS::Config::ConfigRule", {"InputParameters": parameters}
-    )
-    assert parameters.as_object() == parse_rule_parameters(None).as_input_parameters()
-    assert sorted(parameters.as_object()) == [
-        "blockedPorts",
-        "ipType",
-        "protocolType",
-        "resolvePrefixLists",
-    ]
-
-
-def test_outputs_name_the_rule_and_the_function(default: Synthesized, function_id: str) -> None:
-    rule_id, _ = only_resource(default.template, "AWS::Config::ConfigRule")
-    default.template.has_output("RuleName", {"Value": {"Ref": rule_id}})
-    default.template.has_output("FunctionName", {"Value": {"Ref": function_id}})
-
-
-def test_cdk_json_feature_flags_are_applied(default: Synthesized, function_id: str) -> None:
-    # @aws-cdk/aws-lambda:useCdkManagedLogGroup: without cdk.json's context there is no log group.
-    default.template.has_resource_properties(
-        "AWS::Logs::LogGroup",
-        {"LogGroupName": {"Fn::Join": ["", ["/aws/lambda/", {"Ref": function_id}]]}},
+def test_reserved_concurrency_from_context(tuned: Synthesized) -> None:
+    tuned.template.has_resource_properties(
+        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": 5}
     )
 
 
 def asset_directory(synthesized: Synthesized) -> Path:
     """The staged directory of the function's code, found through the asset manifest."""
-    _, function = only_resource(synthesized.template, "AWS::Lambda::Function")
+    _, function = only_resource(synthesized.body, "AWS::Lambda::Function")
     object_key = function["Properties"]["Code"]["S3Key"]
     manifest = json.loads((synthesized.assembly / "Portguard.assets.json").read_text())
     (source,) = [
@@ -227,7 +279,12 @@ def asset_directory(synthesized: Synthesized) -> Path:
 def test_function_code_is_the_lambda_directory(default: Synthesized) -> None:
     staged = asset_directory(default)
     files = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
-    assert {"portguard/__init__.py", "portguard/parameters.py", "portguard/handler.py"} <= files
+    assert {
+        "portguard/__init__.py",
+        "portguard/parameters.py",
+        "portguard/handler.py",
+        "portguard/definition.py",
+    } <= files
     assert all(f.startswith("portguard/") for f in files), files
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
 
@@ -241,127 +298,432 @@ def test_function_code_leaves_out_bytecode(tmp_path: Path, monkeypatch: pytest.M
         root / "portguard" / "adapters" / "__pycache__",
     ):
         cache.mkdir(parents=True, exist_ok=True)
-        (cache / "parameters.cpython-313.pyc").write_bytes(b"\0")
+        (cache / "parameters.cpython-314.pyc").write_bytes(b"\0")
     (root / "portguard" / "stray.pyc").write_bytes(b"\0")
     monkeypatch.setattr(rule_module, "LAMBDA_ROOT", root)
 
     staged = asset_directory(synthesize(tmp_path / "out"))
 
     names = {p.name for p in staged.rglob("*")}
-    assert "parameters.py" in names
+    assert {"parameters.py", "handler.py", "definition.py"} <= names
     assert "__pycache__" not in names
     assert not [n for n in names if n.endswith(".pyc")]
 
 
-def test_context_overrides_flow_into_the_rule_parameters(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    synthesized = synthesize(
-        tmp_path_factory.mktemp("overrides"),
-        **{
-            "portguard:blockedPorts": "hipaa",
-            "portguard:protocolType": "tcp",
-            "portguard:ipType": "ipv6",
-            "portguard:exemptTagKey": "portguard:exempt",
-            "portguard:resolvePrefixLists": False,
-        },
-    )
-    synthesized.template.has_resource_properties(
-        "AWS::Config::ConfigRule",
+# --- Its log group and key (item 2, and what item 4 stores) -----------------------------------
+
+
+def test_log_group_is_encrypted_kept_a_year_and_retained(default: Synthesized) -> None:
+    default.template.has_resource(
+        "AWS::Logs::LogGroup",
         {
-            "InputParameters": {
-                "blockedPorts": "20-22,3306,3389,4333",
-                "protocolType": "TCP",
-                "ipType": "IPv6",
-                "exemptTagKey": "portguard:exempt",
-                "resolvePrefixLists": "false",
-            }
+            "DeletionPolicy": "Retain",
+            "Properties": {"RetentionInDays": 365, "KmsKeyId": get_att(default.ids.key)},
         },
     )
 
 
-def parameters_from(context: Mapping[str, object]) -> dict[str, str]:
-    return Settings.from_context(App(context=dict(context))).parameters.as_input_parameters()
+def test_log_retention_from_context(tuned: Synthesized) -> None:
+    tuned.template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
 
 
-def test_absent_keys_take_the_rule_defaults() -> None:
-    assert parameters_from({}) == parse_rule_parameters(None).as_input_parameters()
+def key_statements(synthesized: Synthesized) -> list[dict[str, Any]]:
+    _, key = only_resource(synthesized.body, "AWS::KMS::Key")
+    return list(key["Properties"]["KeyPolicy"]["Statement"])
 
 
-@pytest.mark.parametrize(
-    ("context", "expected"),
-    [
-        # cdk.json may hold booleans and numbers; -c gives strings. Both mean the same.
-        ({"portguard:resolvePrefixLists": False}, {"resolvePrefixLists": "false"}),
-        ({"portguard:resolvePrefixLists": "FALSE"}, {"resolvePrefixLists": "false"}),
-        ({"portguard:resolvePrefixLists": True}, {"resolvePrefixLists": "true"}),
-        ({"portguard:blockedPorts": 22}, {"blockedPorts": "22"}),
-        ({"portguard:blockedPorts": "3389 22, CIS"}, {"blockedPorts": "22,3389"}),
-        ({"portguard:exemptTagKey": " owner:exempt "}, {"exemptTagKey": "owner:exempt"}),
-        ({"portguard:deployAs": "rule"}, {}),
-        ({"portguard:remediation": "off"}, {}),
-    ],
-)
-def test_context_values_of_any_json_type(
-    context: dict[str, object], expected: dict[str, str]
-) -> None:
-    assert parameters_from(context) == {
-        **parse_rule_parameters(None).as_input_parameters(),
-        **expected,
-    }
+def service_principals(statement: Mapping[str, Any], body: Mapping[str, Any]) -> set[str]:
+    principal = statement.get("Principal", {})
+    if not isinstance(principal, dict):
+        return set()
+    return {evaluate(service, body) for service in as_list(principal.get("Service", []))}
 
 
-@pytest.mark.parametrize(
-    ("key", "value", "message"),
-    [
-        ("portguard:blockedPorts", "22,70000", r"portguard:blockedPorts='22,70000'.*70000"),
-        ("portguard:blockedPorts", "", r"portguard:blockedPorts='': the port list is empty"),
-        ("portguard:blockedPorts", "ssh", r"portguard:blockedPorts='ssh': unknown token 'ssh'"),
-        ("portguard:protocolType", "icmp", r"portguard:protocolType='icmp': expected one of"),
-        ("portguard:ipType", "v5", r"portguard:ipType='v5': expected one of"),
-        ("portguard:resolvePrefixLists", "maybe", r"portguard:resolvePrefixLists='maybe'"),
-        ("portguard:resolvePrefixLists", 1.5, r"portguard:resolvePrefixLists=1\.5"),
-        ("portguard:exemptTagKey", "  ", r"portguard:exemptTagKey='  ': the tag key is empty"),
-        (
-            "portguard:deployAs",
-            "conformance-pack",
-            r"deployAs='conformance-pack': not supported yet",
-        ),
-        ("portguard:deployAs", "stack", r"portguard:deployAs='stack': expected one of rule,"),
-        ("portguard:remediation", "automatic", r"remediation='automatic': not supported yet"),
-        (
-            "portguard:blockedPort",
-            "22",
-            r"portguard:blockedPort='22': unknown .*did you mean portguard:blockedPorts",
-        ),
-    ],
-)
-def test_a_bad_context_value_names_the_key_and_the_value(
-    key: str, value: object, message: str
-) -> None:
-    app = App(context={**cdk_json_context(), key: value})
-    with pytest.raises(ContextError, match=message):
-        Settings.from_context(app)
+def test_key_rotates(default: Synthesized) -> None:
+    default.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_python_app_py_fails_synth_on_a_bad_value(tmp_path: Path) -> None:
-    # As `cdk synth -c portguard:blockedPorts=22,70000` runs it: the CLI passes context in the
-    # environment, and it overrides cdk.json's.
-    env = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps({"portguard:blockedPorts": "22,70000"}),
-        "CDK_OUTDIR": str(tmp_path),
-    }
-    result = subprocess.run(  # noqa: S603 - fixed argv, our own app
-        [sys.executable, str(REPO / "app.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def test_key_lets_cloudwatch_logs_of_this_account_and_region_use_it(default: Synthesized) -> None:
+    region = PSEUDO["aws"]["AWS::Region"]
+    account = PSEUDO["aws"]["AWS::AccountId"]
+    (statement,) = [
+        s
+        for s in key_statements(default)
+        if f"logs.{region}.amazonaws.com" in service_principals(s, default.body)
+    ]
+    assert statement["Effect"] == "Allow"
+    actions = set(as_list(statement["Action"]))
+    assert {"kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"} <= actions
+    (context_arn,) = statement["Condition"]["ArnLike"].values()
+    assert list(statement["Condition"]["ArnLike"]) == ["kms:EncryptionContext:aws:logs:arn"]
+    assert evaluate(context_arn, default.body).startswith(
+        f"arn:aws:logs:{region}:{account}:log-group:"
     )
-    assert result.returncode != 0
-    assert "invalid CDK context portguard:blockedPorts='22,70000'" in result.stderr
-    assert "port 70000 is above 65535" in result.stderr
-    assert not (tmp_path / "manifest.json").exists()
+
+
+def test_key_lets_cloudwatch_alarms_of_this_account_publish_to_the_encrypted_topic(
+    default: Synthesized,
+) -> None:
+    (statement,) = [
+        s
+        for s in key_statements(default)
+        if "cloudwatch.amazonaws.com" in service_principals(s, default.body)
+    ]
+    assert statement["Effect"] == "Allow"
+    assert set(as_list(statement["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
+
+
+# --- Least privilege (item 3) -----------------------------------------------------------------
+
+
+def test_role_is_assumed_by_lambda_only(default: Synthesized) -> None:
+    _, role = only_resource(default.body, "AWS::IAM::Role")
+    statements = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [(s["Effect"], s["Action"], s["Principal"]) for s in statements] == [
+        ("Allow", "sts:AssumeRole", {"Service": "lambda.amazonaws.com"})
+    ]
+
+
+def test_role_carries_only_the_customer_managed_policy(default: Synthesized) -> None:
+    ids = default.ids
+    _, role = only_resource(default.body, "AWS::IAM::Role")
+    # Attached from either side: the role's ManagedPolicyArns, or a managed policy's Roles.
+    own = role["Properties"].get("ManagedPolicyArns")
+    assert own in (None, [{"Ref": ids.policy}]), own
+    attached = list(own or []) + [
+        {"Ref": policy_id}
+        for policy_id, policy in resources_of(default.body, "AWS::IAM::ManagedPolicy").items()
+        if {"Ref": ids.role} in policy["Properties"].get("Roles", [])
+    ]
+    assert attached == [{"Ref": ids.policy}]
+
+
+def test_no_aws_managed_policy_anywhere(default: Synthesized) -> None:
+    # AWSConfigRulesExecutionRole (the CustomRule L2's) or any other arn:...:iam::aws:policy/...
+    rendered = json.dumps(default.body)
+    assert ":iam::aws:policy/" not in rendered
+    assert "AWSConfigRulesExecutionRole" not in rendered
+
+
+def test_role_has_no_inline_policy(default: Synthesized) -> None:
+    default.template.has_resource_properties("AWS::IAM::Role", {"Policies": Match.absent()})
+    attached = {
+        policy_id: policy
+        for policy_id, policy in resources_of(default.body, "AWS::IAM::Policy").items()
+        if {"Ref": default.ids.role} in policy["Properties"].get("Roles", [])
+    }
+    assert attached == {}
+
+
+def policy_statements(synthesized: Synthesized) -> list[dict[str, Any]]:
+    _, policy = only_resource(synthesized.body, "AWS::IAM::ManagedPolicy")
+    return list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_policy_allows_exactly_what_the_handler_calls(default: Synthesized) -> None:
+    statements = policy_statements(default)
+    actions = [action for s in statements for action in as_list(s["Action"])]
+    assert sorted(actions) == sorted(POLICY_ACTIONS)
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert not {"NotAction", "NotResource", "NotPrincipal", "Principal"} & set(statement)
+
+
+def test_policy_grants_each_action_on_the_narrowest_resource(default: Synthesized) -> None:
+    ids = default.ids
+    resources: dict[str, list[Any]] = {}
+    for statement in policy_statements(default):
+        for action in as_list(statement["Action"]):
+            resources.setdefault(action, []).extend(as_list(statement["Resource"]))
+    (prefix_lists,) = resources.pop("ec2:GetManagedPrefixListEntries")
+    assert evaluate(prefix_lists, default.body) == "arn:aws:ec2:eu-west-1:*:prefix-list/*"
+    assert resources == {
+        "config:PutEvaluations": ["*"],
+        "config:GetResourceConfigHistory": ["*"],
+        "ec2:DescribeSecurityGroups": ["*"],
+        "logs:CreateLogStream": [get_att(ids.log_group)],
+        "logs:PutLogEvents": [get_att(ids.log_group)],
+        "sqs:SendMessage": [get_att(ids.queue)],
+        "kms:GenerateDataKey": [get_att(ids.key)],
+        "kms:Decrypt": [get_att(ids.key)],
+    }
+
+
+def test_config_may_invoke_the_function_for_this_account_only(default: Synthesized) -> None:
+    _, permission = only_resource(default.body, "AWS::Lambda::Permission")
+    assert permission["Properties"] == {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": get_att(default.ids.function),
+        "Principal": "config.amazonaws.com",
+        "SourceAccount": {"Ref": "AWS::AccountId"},
+    }
+
+
+# --- Nothing lost, nothing silent (item 4) ----------------------------------------------------
+
+
+def test_failed_invocations_go_to_the_queue(default: Synthesized) -> None:
+    default.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": default.ids.function},
+            "DestinationConfig": {"OnFailure": {"Destination": get_att(default.ids.queue)}},
+        },
+    )
+
+
+def test_queue_is_encrypted_and_keeps_messages_14_days(default: Synthesized) -> None:
+    default.template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {"KmsMasterKeyId": get_att(default.ids.key), "MessageRetentionPeriod": 1209600},
+    )
+
+
+def test_queue_refuses_requests_without_tls(default: Synthesized) -> None:
+    default.template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": default.ids.queue}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                "Resource": get_att(default.ids.queue),
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_alarm_on_the_functions_errors(default: Synthesized) -> None:
+    default.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": default.ids.function}}],
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmActions": [{"Ref": default.ids.topic}],
+        },
+    )
+
+
+def test_alarm_on_the_failure_queues_depth(default: Synthesized) -> None:
+    default.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": get_att(default.ids.queue, "QueueName")}],
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "AlarmActions": [{"Ref": default.ids.topic}],
+        },
+    )
+
+
+def test_every_alarm_notifies_the_topic(default: Synthesized) -> None:
+    alarms = resources_of(default.body, "AWS::CloudWatch::Alarm").values()
+    assert sorted(
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms
+    ) == [
+        ("AWS/Lambda", "Errors"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    ]
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": default.ids.topic}] for a in alarms)
+
+
+def test_topic_is_encrypted_and_ssl_only(default: Synthesized) -> None:
+    default.template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": get_att(default.ids.key)}
+    )
+    default.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": default.ids.topic}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                "Resource": {"Ref": default.ids.topic},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_no_email_subscription_by_default(default: Synthesized) -> None:
+    assert resources_of(default.body, "AWS::SNS::Subscription") == {}
+
+
+def test_alarm_email_from_context_subscribes_to_the_topic(tuned: Synthesized) -> None:
+    (subscription,) = resources_of(tuned.body, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {
+        "Protocol": "email",
+        "Endpoint": "ops@example.com",
+        "TopicArn": {"Ref": tuned.ids.topic},
+    }
+
+
+# --- The rule (SPEC §3) and the conformance pack (item 6) -------------------------------------
+
+
+def sorted_details(details: list[dict[str, str]]) -> list[dict[str, str]]:
+    return sorted(details, key=lambda d: d["MessageType"])
+
+
+def test_rule_is_a_custom_lambda_rule_on_the_function(default: Synthesized) -> None:
+    _, rule = only_resource(default.body, "AWS::Config::ConfigRule")
+    properties = rule["Properties"]
+    assert properties["ConfigRuleName"] == "portguard"
+    assert properties["Source"]["Owner"] == "CUSTOM_LAMBDA"
+    assert properties["Source"]["SourceIdentifier"] == get_att(default.ids.function)
+    assert properties["Scope"] == {"ComplianceResourceTypes": ["AWS::EC2::SecurityGroup"]}
+    assert properties["InputParameters"] == parse_rule_parameters(None).as_input_parameters()
+    assert "MaximumExecutionFrequency" not in properties  # per trigger, not per rule
+
+
+def test_rule_runs_on_changes_oversized_changes_and_every_24_hours(default: Synthesized) -> None:
+    _, rule = only_resource(default.body, "AWS::Config::ConfigRule")
+    assert sorted_details(rule["Properties"]["Source"]["SourceDetails"]) == [
+        {"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"},
+        {
+            "EventSource": "aws.config",
+            "MessageType": "OversizedConfigurationItemChangeNotification",
+        },
+        {
+            "EventSource": "aws.config",
+            "MessageType": "ScheduledNotification",
+            "MaximumExecutionFrequency": "TwentyFour_Hours",
+        },
+    ]
+
+
+def test_schedule_and_parameters_from_context(tuned: Synthesized) -> None:
+    _, rule = only_resource(tuned.body, "AWS::Config::ConfigRule")
+    (scheduled,) = [
+        d
+        for d in rule["Properties"]["Source"]["SourceDetails"]
+        if d["MessageType"] == "ScheduledNotification"
+    ]
+    assert scheduled["MaximumExecutionFrequency"] == "Six_Hours"
+    assert rule["Properties"]["InputParameters"] == {
+        "blockedPorts": "20-22,3306,3389,4333",
+        "protocolType": "TCP",
+        "ipType": "IPv6",
+        "exemptTagKey": "portguard:exempt",
+        "resolvePrefixLists": "false",
+    }
+
+
+@pytest.mark.parametrize("variant", ["default", "tuned"])
+def test_rule_is_the_shared_definition(variant: str, request: pytest.FixtureRequest) -> None:
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    _, rule = only_resource(synthesized.body, "AWS::Config::ConfigRule")
+    assert rule["Properties"] == config_rule_properties(
+        get_att(synthesized.ids.function),
+        synthesized.settings.parameters,
+        schedule=synthesized.settings.schedule,
+    )
+
+
+def test_rule_waits_for_the_invoke_permission(default: Synthesized) -> None:
+    default.template.has_resource(
+        "AWS::Config::ConfigRule", {"DependsOn": Match.array_with([default.ids.permission])}
+    )
+
+
+def test_rule_mode_deploys_no_conformance_pack(default: Synthesized) -> None:
+    assert resources_of(default.body, "AWS::Config::ConformancePack") == {}
+
+
+def test_outputs_name_the_rule_the_function_the_topic_and_the_queue(default: Synthesized) -> None:
+    rule_id, _ = only_resource(default.body, "AWS::Config::ConfigRule")
+    default.template.has_output("RuleName", {"Value": {"Ref": rule_id}})
+    default.template.has_output("FunctionName", {"Value": {"Ref": default.ids.function}})
+    default.template.has_output("AlarmTopicArn", {"Value": {"Ref": default.ids.topic}})
+    default.template.has_output("FailedInvocationsQueueUrl", {"Value": {"Ref": default.ids.queue}})
+
+
+def pack_template_body(synthesized: Synthesized) -> dict[str, Any]:
+    """The conformance pack's template, its one reference to the function's ARN replaced by
+    ARN_PLACEHOLDER so that it parses as JSON."""
+    _, conformance_pack = only_resource(synthesized.body, "AWS::Config::ConformancePack")
+    body = conformance_pack["Properties"]["TemplateBody"]
+    separator, parts = body["Fn::Join"]
+    assert separator == ""
+    tokens = [part for part in parts if not isinstance(part, str)]
+    assert tokens == [get_att(synthesized.ids.function)]
+    return dict(json.loads("".join(p if isinstance(p, str) else ARN_PLACEHOLDER for p in parts)))
+
+
+@pytest.mark.parametrize(("variant", "standalone"), [("pack", "default"), ("tuned_pack", "tuned")])
+def test_conformance_pack_holds_the_same_rule(
+    variant: str, standalone: str, request: pytest.FixtureRequest
+) -> None:
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    alone: Synthesized = request.getfixturevalue(standalone)
+    resources = pack_template_body(synthesized)["Resources"]
+    (rule,) = resources.values()
+    assert rule["Type"] == "AWS::Config::ConfigRule"
+    assert rule["Properties"] == config_rule_properties(
+        ARN_PLACEHOLDER, synthesized.settings.parameters, schedule=synthesized.settings.schedule
+    )
+    # ...and the same as the standalone rule built from the same context.
+    _, standalone_rule = only_resource(alone.body, "AWS::Config::ConfigRule")
+    expected = copy.deepcopy(standalone_rule["Properties"])
+    assert expected["Source"]["SourceIdentifier"] == get_att(alone.ids.function)
+    expected["Source"]["SourceIdentifier"] = ARN_PLACEHOLDER
+    assert rule["Properties"]["Source"]["SourceDetails"] == expected["Source"]["SourceDetails"]
+    assert rule["Properties"] == expected
+
+
+def test_conformance_pack_uses_the_scheduled_frequency_from_context(
+    tuned_pack: Synthesized,
+) -> None:
+    (rule,) = pack_template_body(tuned_pack)["Resources"].values()
+    frequencies = [
+        d.get("MaximumExecutionFrequency") for d in rule["Properties"]["Source"]["SourceDetails"]
+    ]
+    assert "Six_Hours" in frequencies
+
+
+def test_conformance_pack_replaces_the_standalone_rule(pack: Synthesized) -> None:
+    assert resources_of(pack.body, "AWS::Config::ConfigRule") == {}
+    pack_id, _ = only_resource(pack.body, "AWS::Config::ConformancePack")
+    pack.template.has_resource(
+        "AWS::Config::ConformancePack",
+        {
+            "Properties": {"ConformancePackName": "portguard"},
+            "DependsOn": Match.array_with([pack.ids.permission]),
+        },
+    )
+    pack.template.has_output("ConformancePackName", {"Value": {"Ref": pack_id}})
+    assert "RuleName" not in pack.body["Outputs"]
+
+
+def test_conformance_pack_mode_keeps_the_function_and_its_guards(pack: Synthesized) -> None:
+    # The invoke permission, the failure destination and the alarms do not depend on the mode.
+    _, permission = only_resource(pack.body, "AWS::Lambda::Permission")
+    assert permission["Properties"]["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    pack.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"DestinationConfig": {"OnFailure": {"Destination": get_att(pack.ids.queue)}}},
+    )
+    assert len(resources_of(pack.body, "AWS::CloudWatch::Alarm")) == 2
