@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from aws_cdk import App, Aspects
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
-from infra.settings import Settings, cdk_json_context
+from infra.settings import ContextError, Settings, cdk_json_context
 from infra.stack import PortguardStack
 
 # Run directly (`python app.py`, `make run`), a bare App would read neither cdk.json nor an output
@@ -17,7 +18,12 @@ from infra.stack import PortguardStack
 OUTDIR = None if "CDK_OUTDIR" in os.environ else str(Path(__file__).resolve().parent / "cdk.out")
 
 app = App(context=cdk_json_context(), outdir=OUTDIR)
-PortguardStack(app, "Portguard", settings=Settings.from_context(app))
+try:
+    settings = Settings.from_context(app)
+except ContextError as error:
+    # One line that says which key and value, not a traceback through jsii.
+    sys.exit(f"portguard: {error}")
+PortguardStack(app, "Portguard", settings=settings)
 # Gates: any finding of either pack not acknowledged (with its reason) fails the synth.
 Aspects.of(app).add(AwsSolutionsChecks())
 Aspects.of(app).add(HIPAASecurityChecks())
