@@ -1,0 +1,146 @@
+"""``portguard evaluate FILE...``: the decision on security groups in files, offline.
+
+Shapes are detected, not declared: a Config configuration item (as in an invoking event, or one
+item of GetResourceConfigHistory), a whole GetResourceConfigHistory output, a Lambda event or
+invoking event holding an item, `aws ec2 describe-security-groups` output, one EC2 group, or a
+JSON list of any of these.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from portguard.decision import evaluate_group, evaluate_item
+from portguard.errors import InvalidEventError
+from portguard.reader import is_object, parse_configuration_item, parse_ec2_group
+from portguard_cli.main import UsageError, rule_parameters
+from portguard_cli.results import Result, exit_status, write_json, write_table
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterator
+
+    from portguard.parameters import RuleParameters
+
+SHAPES = (
+    "a Config configuration item, GetResourceConfigHistory output ({configurationItems: [...]}), "
+    "a Lambda or invoking event with a configurationItem, `aws ec2 describe-security-groups` "
+    "output ({SecurityGroups: [...]}), one EC2 security group, or a list of these"
+)
+
+
+def run(args: argparse.Namespace) -> int:
+    parameters = rule_parameters(args)
+    results: list[Result] = []
+    errors: list[str] = []
+    for name in args.files:
+        try:
+            document = _load(name)
+            results.extend(evaluate_document(document, parameters, source=name))
+        except UsageError as error:
+            errors.append(str(error))
+            print(f"portguard evaluate: {error}", file=sys.stderr)
+    if args.format == "json":
+        write_json(results, sys.stdout)
+    else:
+        write_table(results, sys.stdout)
+    return exit_status(results, errors)
+
+
+def _load(name: str) -> Any:
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"{name}: cannot read it ({error.strerror})") from error
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise UsageError(f"{name}: not JSON ({error})") from error
+
+
+def evaluate_document(document: Any, parameters: RuleParameters, *, source: str) -> list[Result]:
+    """Every group in one JSON document, decided. Raises :class:`UsageError` naming the file
+    when the document is none of the shapes portguard reads."""
+    today = datetime.now(UTC).date()
+    results = []
+    for kind, value in _groups(document, source):
+        try:
+            if kind == "ec2":
+                group = parse_ec2_group(value)
+                verdict = evaluate_group(group, parameters, today=today)
+                results.append(
+                    Result.of(
+                        verdict,
+                        group_id=group.group_id,
+                        group_name=group.group_name,
+                        vpc_id=group.vpc_id,
+                        region=None,
+                        source=source,
+                    )
+                )
+            else:
+                item = parse_configuration_item(value)
+                verdict = evaluate_item(item, parameters, today=today)
+                group_name = item.group.group_name if item.group else None
+                vpc_id = item.group.vpc_id if item.group else None
+                region = value.get("awsRegion")
+                results.append(
+                    Result.of(
+                        verdict,
+                        group_id=item.resource_id,
+                        group_name=group_name,
+                        vpc_id=vpc_id,
+                        region=region if isinstance(region, str) else None,
+                        source=source,
+                    )
+                )
+        except InvalidEventError as error:
+            raise UsageError(f"{source}: {error}") from error
+    return results
+
+
+def _groups(document: Any, source: str) -> Iterator[tuple[str, Any]]:
+    """(``"config"`` or ``"ec2"``, the object) for each group the document holds."""
+    if isinstance(document, list):
+        for element in document:
+            yield from _groups(element, source)
+        return
+    if not is_object(document):
+        raise UsageError(f"{source}: a JSON {type(document).__name__} is not {SHAPES}")
+    if isinstance(document.get("invokingEvent"), str):  # a Lambda event
+        try:
+            document = json.loads(document["invokingEvent"])
+        except ValueError as error:
+            raise UsageError(f"{source}: invokingEvent is not JSON ({error})") from error
+    if is_object(document.get("configurationItem")):  # an invoking event
+        yield "config", document["configurationItem"]
+    elif isinstance(document.get("configurationItems"), list):  # GetResourceConfigHistory
+        yield from _latest_per_resource(document["configurationItems"], source)
+    elif isinstance(document.get("SecurityGroups"), list):  # describe-security-groups
+        for group in document["SecurityGroups"]:
+            yield "ec2", group
+    elif "resourceType" in document and "resourceId" in document:  # one configuration item
+        yield "config", document
+    elif "GroupId" in document:  # one EC2 group
+        yield "ec2", document
+    else:
+        keys = ", ".join(sorted(map(str, document))[:6]) or "none"
+        raise UsageError(f"{source}: an object with keys {keys} is not {SHAPES}")
+
+
+def _latest_per_resource(items: list[Any], source: str) -> Iterator[tuple[str, Any]]:
+    """History holds a resource's versions: the question is about its latest one."""
+    latest: dict[str, Any] = {}
+    for item in items:
+        if not is_object(item):
+            raise UsageError(f"{source}: a configurationItems entry is not an object")
+        key = str(item.get("resourceId"))
+        time = str(item.get("configurationItemCaptureTime", ""))
+        if key not in latest or time > str(latest[key].get("configurationItemCaptureTime", "")):
+            latest[key] = item
+    for item in latest.values():
+        yield "config", item

@@ -1,0 +1,176 @@
+"""The ``portguard`` command line: argument parsing and dispatch.
+
+Every subcommand's options are declared here, so the interface SPEC.md §3 fixes is in one place;
+each subcommand's work lives in its own module, imported only when it runs (``evaluate`` never
+loads boto3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import TYPE_CHECKING
+
+from portguard.errors import InvalidParameterError
+from portguard.parameters import RuleParameters, parse_rule_parameters
+from portguard_cli.results import EXIT_ERROR
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+# Rule parameter -> the option that sets it, to name the option in an error.
+PARAMETER_OPTIONS = {
+    "blockedPorts": "--blocked-ports",
+    "protocolType": "--protocol-type",
+    "ipType": "--ip-type",
+    "exemptTagKey": "--exempt-tag-key",
+    "resolvePrefixLists": "--no-resolve-prefix-lists",
+}
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def rule_parameters(args: argparse.Namespace) -> RuleParameters:
+    """The rule's parameters from the options, validated by the rule's own parser."""
+    raw: dict[str, object] = {}
+    if args.blocked_ports is not None:
+        raw["blockedPorts"] = args.blocked_ports
+    if args.protocol_type is not None:
+        raw["protocolType"] = args.protocol_type
+    if args.ip_type is not None:
+        raw["ipType"] = args.ip_type
+    if args.exempt_tag_key is not None:
+        raw["exemptTagKey"] = args.exempt_tag_key
+    if getattr(args, "no_resolve_prefix_lists", False):
+        raw["resolvePrefixLists"] = "false"
+    try:
+        return parse_rule_parameters(raw)
+    except InvalidParameterError as error:
+        option = PARAMETER_OPTIONS.get(error.name, error.name)
+        raise UsageError(f"invalid {option} {error.value!r}: {error.reason}") from error
+
+
+def _add_parameter_options(parser: argparse.ArgumentParser, *, resolve: bool = True) -> None:
+    group = parser.add_argument_group("rule parameters (as the deployed rule takes them)")
+    group.add_argument(
+        "--blocked-ports",
+        metavar="PORTS",
+        help="ports, ranges and presets (fsbp, hipaa, cis); default: fsbp",
+    )
+    group.add_argument("--protocol-type", metavar="TCP|UDP|ALL", help="default: ALL")
+    group.add_argument("--ip-type", metavar="IPv4|IPv6|ALL", help="default: ALL")
+    group.add_argument(
+        "--exempt-tag-key",
+        metavar="KEY",
+        help="honour exemptions tagged with this key (default: none)",
+    )
+    if resolve:
+        group.add_argument(
+            "--no-resolve-prefix-lists",
+            action="store_true",
+            help="ignore managed prefix lists instead of resolving them",
+        )
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="a table for people (default) or a JSON array for pipelines",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portguard",
+        description="Which security groups open a high-risk port to the whole internet? "
+        "The same decision as the portguard AWS Config rule.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    scan = commands.add_parser(
+        "scan",
+        help="evaluate the live security groups of one or more regions",
+        description="Evaluate every security group of the given regions with the rule's "
+        "decision. Exit status: 0 all compliant, 1 any non-compliant, 2 errors.",
+    )
+    scan.add_argument(
+        "--region",
+        action="append",
+        dest="regions",
+        metavar="REGION",
+        help="a region to scan (repeatable); default: the session's region",
+    )
+    scan.add_argument(
+        "--all-regions", action="store_true", help="every region enabled for the account"
+    )
+    scan.add_argument("--profile", help="the AWS CLI profile to use")
+    _add_parameter_options(scan)
+    _add_format(scan)
+    scan.set_defaults(module="scan")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="decide for security groups in files, offline",
+        description="Decide for Config configuration items, GetResourceConfigHistory output or "
+        "`aws ec2 describe-security-groups` output, offline. '-' reads standard input. "
+        "Managed prefix lists cannot be resolved offline: they count as the whole internet "
+        "unless --no-resolve-prefix-lists.",
+    )
+    evaluate.add_argument("files", nargs="+", metavar="FILE")
+    _add_parameter_options(evaluate)
+    _add_format(evaluate)
+    evaluate.set_defaults(module="evaluate")
+
+    invoke = commands.add_parser(
+        "invoke",
+        help="run the real Lambda handler on a Config event, locally",
+        description="Run the rule's Lambda handler on a Config rule event (a JSON file) and "
+        "print the evaluations it posts: against your account (its credentials), or against "
+        "an embedded sandbox account with --sandbox.",
+    )
+    invoke.add_argument("event", metavar="EVENT.json", help="the Lambda event ('-' for stdin)")
+    invoke.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="an embedded AWS account (moto), seeded from examples/",
+    )
+    invoke.add_argument("--profile", help="the AWS CLI profile to use")
+    invoke.add_argument("--region", help="the region (default: the session's)")
+    invoke.set_defaults(module="invoke")
+
+    pack = commands.add_parser(
+        "conformance-pack",
+        help="print a conformance pack template (YAML) with the rule",
+        description="Print an AWS Config conformance pack template holding the portguard rule "
+        "that calls an already deployed function, for teams that deploy packs through the "
+        "console or AWS Organizations.",
+    )
+    pack.add_argument(
+        "--lambda-arn", required=True, metavar="ARN", help="the portguard function's ARN"
+    )
+    pack.add_argument(
+        "--schedule",
+        default="TwentyFour_Hours",
+        help="the periodic sweep's frequency (default: TwentyFour_Hours)",
+    )
+    _add_parameter_options(pack)
+    pack.set_defaults(module="pack")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(f"portguard_cli.{args.module}")
+    try:
+        status: int = module.run(args)
+    except UsageError as error:
+        print(f"portguard {args.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return status
