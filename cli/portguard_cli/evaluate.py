@@ -53,12 +53,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _load(name: str) -> Any:
     try:
-        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        if name == "-":  # bytes when stdin has them (a pipe), text otherwise (a test's StringIO)
+            stdin = getattr(sys.stdin, "buffer", sys.stdin)
+            data: bytes | str = stdin.read()
+        else:
+            data = Path(name).read_bytes()
     except OSError as error:
         raise UsageError(f"{name}: cannot read it ({error.strerror})") from error
     try:
-        return json.loads(text)
-    except ValueError as error:
+        # From bytes, json detects UTF-8, -16 or -32 and a byte-order mark (PowerShell 5.1
+        # writes UTF-16 with one when output is redirected to a file).
+        return json.loads(data)
+    except ValueError as error:  # UnicodeDecodeError included
         raise UsageError(f"{name}: not JSON ({error})") from error
 
 
@@ -84,7 +90,9 @@ def evaluate_document(document: Any, parameters: RuleParameters, *, source: str)
                 )
             else:
                 item = parse_configuration_item(value)
-                verdict = evaluate_item(item, parameters, today=today)
+                verdict = evaluate_item(
+                    item, parameters, today=today, event_left_scope=kind == "config-left-scope"
+                )
                 group_name = item.group.group_name if item.group else None
                 vpc_id = item.group.vpc_id if item.group else None
                 region = value.get("awsRegion")
@@ -104,20 +112,18 @@ def evaluate_document(document: Any, parameters: RuleParameters, *, source: str)
 
 
 def _groups(document: Any, source: str) -> Iterator[tuple[str, Any]]:
-    """(``"config"`` or ``"ec2"``, the object) for each group the document holds."""
+    """(``"config"``, ``"config-left-scope"`` or ``"ec2"``, the object) for each group the
+    document holds."""
     if isinstance(document, list):
         for element in document:
             yield from _groups(element, source)
         return
     if not is_object(document):
         raise UsageError(f"{source}: a JSON {type(document).__name__} is not {SHAPES}")
-    if isinstance(document.get("invokingEvent"), str):  # a Lambda event
-        try:
-            document = json.loads(document["invokingEvent"])
-        except ValueError as error:
-            raise UsageError(f"{source}: invokingEvent is not JSON ({error})") from error
+    document, left_scope = _unwrap_lambda_event(document, source)
     if is_object(document.get("configurationItem")):  # an invoking event
-        yield "config", document["configurationItem"]
+        # Config said the resource left the rule's scope: the handler answers NOT_APPLICABLE.
+        yield ("config-left-scope" if left_scope else "config"), document["configurationItem"]
     elif isinstance(document.get("configurationItems"), list):  # GetResourceConfigHistory
         yield from _latest_per_resource(document["configurationItems"], source)
     elif isinstance(document.get("SecurityGroups"), list):  # describe-security-groups
@@ -130,6 +136,20 @@ def _groups(document: Any, source: str) -> Iterator[tuple[str, Any]]:
     else:
         keys = ", ".join(sorted(map(str, document))[:6]) or "none"
         raise UsageError(f"{source}: an object with keys {keys} is not {SHAPES}")
+
+
+def _unwrap_lambda_event(document: Any, source: str) -> tuple[Any, bool]:
+    """A Lambda event's invoking event, and whether Config said the resource left the rule's
+    scope; any other document as it is."""
+    if not isinstance(document.get("invokingEvent"), str):
+        return document, False
+    try:
+        invoking = json.loads(document["invokingEvent"])
+    except ValueError as error:
+        raise UsageError(f"{source}: invokingEvent is not JSON ({error})") from error
+    if not is_object(invoking):
+        raise UsageError(f"{source}: invokingEvent is not a JSON object")
+    return invoking, document.get("eventLeftScope") is True
 
 
 def _latest_per_resource(items: list[Any], source: str) -> Iterator[tuple[str, Any]]:

@@ -84,6 +84,7 @@ def write_json(results: Sequence[Result], out: IO[str]) -> None:
 def write_table(results: Sequence[Result], out: IO[str]) -> None:
     """A readable table (rich), non-compliant first, with a one-line summary under it."""
     from rich.console import Console  # noqa: PLC0415 - JSON output never pays for rich
+    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     # A terminal's own width; written to a file or pipe, wide enough not to fold the ids.
@@ -98,19 +99,21 @@ def write_table(results: Sequence[Result], out: IO[str]) -> None:
         Compliance.NOT_APPLICABLE: "dim",
     }
     for r in ordered(results):
+        # Group names may hold brackets, which rich would read as markup: escape what AWS gave.
         table.add_row(
-            r.group_id,
-            r.group_name or "",
-            r.vpc_id or "",
-            r.region or "",
+            escape(r.group_id),
+            escape(r.group_name or ""),
+            escape(r.vpc_id or ""),
+            escape(r.region or ""),
             f"[{styles[r.compliance]}]{r.compliance.value}[/]",
-            r.annotation or "",
+            escape(r.annotation or ""),
         )
     if results:
         console.print(table)
     counts = {c: sum(1 for r in results if r.compliance is c) for c in Compliance}
     console.print(
-        f"{len(results)} groups: {counts[Compliance.NON_COMPLIANT]} non-compliant, "
+        f"{len(results)} group{'' if len(results) == 1 else 's'}: "
+        f"{counts[Compliance.NON_COMPLIANT]} non-compliant, "
         f"{counts[Compliance.COMPLIANT]} compliant, {counts[Compliance.NOT_APPLICABLE]} "
         "not applicable",
         highlight=False,
