@@ -22,9 +22,8 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: install
-	$(PY) app.py
-	@echo "Synthesized the portguard stack into cdk.out/ (no AWS account used)."
+run: $(VENV)/.installed  # the sandbox needs only Python, not the CDK CLI
+	$(PY) -m portguard_cli.sandbox
 
 lint: install
 	$(BIN)/ruff check .

@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the real Lambda handler on a Config event, locally",
         description="Run the rule's Lambda handler on a Config rule event (a JSON file) and "
         "print the evaluations it posts: against your account (its credentials), or against "
-        "an embedded sandbox account with --sandbox.",
+        "an embedded sandbox account with --sandbox. Against your account it really posts to "
+        "AWS Config unless the event's resultToken is TESTMODE; --sandbox always uses "
+        "TESTMODE. Exit status 0 when the handler returned, 2 when it raised.",
     )
     invoke.add_argument("event", metavar="EVENT.json", help="the Lambda event ('-' for stdin)")
     invoke.add_argument(

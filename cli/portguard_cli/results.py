@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import IO, TYPE_CHECKING
 
 from portguard.decision import Compliance
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from portguard.decision import Verdict
 
@@ -90,9 +91,18 @@ def write_table(results: Sequence[Result], out: IO[str]) -> None:
     # A terminal's own width; written to a file or pipe, wide enough not to fold the ids.
     console = Console(file=out, width=None if out.isatty() else 200)
     table = Table(show_lines=False)
-    for header in ("group", "name", "VPC", "region", "compliance"):
+    # Columns that say something: a file's groups have no region, the sandbox's no VPC.
+    columns: list[tuple[str, Callable[[Result], str | None]]] = [
+        ("group", attrgetter("group_id")),
+        ("name", attrgetter("group_name")),
+        ("VPC", attrgetter("vpc_id")),
+        ("region", attrgetter("region")),
+    ]
+    columns = [(header, get) for header, get in columns if any(get(r) for r in results)]
+    for header, _ in columns:
         table.add_column(header, no_wrap=True)
-    table.add_column("annotation", overflow="fold")
+    table.add_column("compliance", no_wrap=True)
+    table.add_column("annotation", overflow="fold", min_width=40)
     styles = {
         Compliance.NON_COMPLIANT: "bold red",
         Compliance.COMPLIANT: "green",
@@ -101,10 +111,7 @@ def write_table(results: Sequence[Result], out: IO[str]) -> None:
     for r in ordered(results):
         # Group names may hold brackets, which rich would read as markup: escape what AWS gave.
         table.add_row(
-            escape(r.group_id),
-            escape(r.group_name or ""),
-            escape(r.vpc_id or ""),
-            escape(r.region or ""),
+            *(escape(get(r) or "") for _, get in columns),
             f"[{styles[r.compliance]}]{r.compliance.value}[/]",
             escape(r.annotation or ""),
         )

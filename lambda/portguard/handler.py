@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config
 
-from portguard import __version__
+from portguard.adapters import client_config
 from portguard.adapters.config import EvaluationSink, fetch_history_item
 from portguard.adapters.ec2 import PrefixListCache, iter_security_groups
 from portguard.decision import (
@@ -46,12 +45,7 @@ metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "portguard"), service=SERVICE
 )
 
-CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 8},
-    connect_timeout=5,
-    read_timeout=30,
-    user_agent_extra=f"portguard/{__version__}",
-)
+CLIENT_CONFIG = client_config()
 
 _METRIC_NAMES = {
     Compliance.COMPLIANT: "CompliantEvaluations",

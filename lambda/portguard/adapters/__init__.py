@@ -1,1 +1,19 @@
 """Adapters between the pure core and AWS: Config (evaluations, history) and EC2 (groups, lists)."""
+
+from __future__ import annotations
+
+from botocore.config import Config
+
+from portguard import __version__
+
+
+def client_config(user_agent: str = "") -> Config:
+    """How portguard's AWS clients behave, in the Lambda and on the command line: botocore's
+    standard retry mode (throttling and server errors retried with backoff, 8 attempts in all)
+    and bounded timeouts."""
+    return Config(
+        retries={"mode": "standard", "max_attempts": 8},
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra=f"portguard/{__version__}{f' {user_agent}' if user_agent else ''}",
+    )
