@@ -18,7 +18,7 @@ from portguard.decision import evaluate_group, evaluate_item
 from portguard.errors import InvalidEventError
 from portguard.reader import is_object, parse_configuration_item, parse_ec2_group
 from portguard_cli.main import UsageError, rule_parameters
-from portguard_cli.results import Result, exit_status, write_json, write_table
+from portguard_cli.results import Result, report
 
 if TYPE_CHECKING:
     import argparse
@@ -44,11 +44,7 @@ def run(args: argparse.Namespace) -> int:
         except UsageError as error:
             errors.append(str(error))
             print(f"portguard evaluate: {error}", file=sys.stderr)
-    if args.format == "json":
-        write_json(results, sys.stdout)
-    else:
-        write_table(results, sys.stdout)
-    return exit_status(results, errors)
+    return report(results, errors, args.format)
 
 
 def _load(name: str) -> Any:

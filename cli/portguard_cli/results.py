@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import IO, TYPE_CHECKING
@@ -75,6 +76,15 @@ def exit_status(results: Sequence[Result], errors: Sequence[str]) -> int:
     if any(r.compliance is Compliance.NON_COMPLIANT for r in results):
         return EXIT_NON_COMPLIANT
     return EXIT_COMPLIANT
+
+
+def report(results: Sequence[Result], errors: Sequence[str], output_format: str) -> int:
+    """Print the results to stdout as the user asked (``table`` or ``json``); the exit status."""
+    if output_format == "json":
+        write_json(results, sys.stdout)
+    else:
+        write_table(results, sys.stdout)
+    return exit_status(results, errors)
 
 
 def write_json(results: Sequence[Result], out: IO[str]) -> None:

@@ -35,7 +35,7 @@ from portguard.adapters.ec2 import PrefixListCache, iter_security_groups
 from portguard.decision import evaluate_group
 from portguard.reader import parse_ec2_group
 from portguard_cli.main import UsageError, rule_parameters
-from portguard_cli.results import Result, exit_status, write_json, write_table
+from portguard_cli.results import Result, report
 
 if TYPE_CHECKING:
     import argparse
@@ -97,11 +97,7 @@ def run(args: argparse.Namespace) -> int:
     errors = list(dict.fromkeys(scan.error for scan in scans if scan.error))  # each one once
     for message in errors:
         print(f"portguard scan: {message}", file=sys.stderr)
-    if args.format == "json":
-        write_json(results, sys.stdout)
-    else:
-        write_table(results, sys.stdout)
-    return exit_status(results, errors)
+    return report(results, errors, args.format)
 
 
 def scan_regions(
