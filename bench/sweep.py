@@ -360,10 +360,55 @@ def _run_sweep(
         f"moto's setup, {mib(rss_setup):.0f} MiB after it (interpreter, boto3, moto and its "
         "state); a run shows only as growth above that mark",
     ]
+    _scan_rows(section, ec2, n, reps)
     if profile:
         section.notes.append("profile of one handler run:\n" + profile_text(handler_run, 1))
     out.close()
     return section
+
+
+def _scan_rows(section: Section, ec2: Any, n: int, reps: int) -> None:
+    """Issue 4's goal on the same groups: ``portguard scan``'s work for one region (the command's
+    own scan_region: list, read, decide) against a bare DescribeSecurityGroups loop."""
+    from portguard.parameters import parse_rule_parameters
+    from portguard_cli.scan import scan_region
+
+    parameters = parse_rule_parameters({})
+    today = datetime.now(UTC).date()
+
+    def scan_run() -> int:
+        return len(list(scan_region(ec2, corpus.REGION, parameters, today=today)))
+
+    def list_run() -> int:
+        paginator = ec2.get_paginator("describe_security_groups")
+        return sum(
+            len(page["SecurityGroups"])
+            for page in paginator.paginate(PaginationConfig={"PageSize": PAGE_SIZE})
+        )
+
+    scanned = scan_run()  # warm-up, and the count it must match
+    listed = list_run()
+    walls: dict[str, list[float]] = {"scan": [], "list": []}
+    reps = max(reps, 7)
+    for _ in range(reps):
+        for name, fn in (("list", list_run), ("scan", scan_run)):
+            gc.collect()  # a collection inside one run but not the other is noise, not cost
+            started = time.perf_counter()
+            fn()
+            walls[name].append(time.perf_counter() - started)
+    section.goal_ratio(
+        "portguard scan of the region (median)",
+        statistics.median(walls["scan"]),
+        statistics.median(walls["list"]),
+        limit=1.5,
+        unit="s",
+        digits=2,
+    )
+    section.notes.append(
+        f"scan: portguard_cli.scan.scan_region over the same {n:,} groups ({scanned:,} decided, "
+        f"{listed:,} listed) against a bare paginated DescribeSecurityGroups loop; {reps} runs "
+        f"each, alternating; samples scan {_list(walls['scan'])} s, list {_list(walls['list'])} s"
+    )
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
