@@ -74,16 +74,7 @@ def evaluate_document(document: Any, parameters: RuleParameters, *, source: str)
             if kind == "ec2":
                 group = parse_ec2_group(value)
                 verdict = evaluate_group(group, parameters, today=today)
-                results.append(
-                    Result.of(
-                        verdict,
-                        group_id=group.group_id,
-                        group_name=group.group_name,
-                        vpc_id=group.vpc_id,
-                        region=None,
-                        source=source,
-                    )
-                )
+                results.append(Result.of_group(verdict, group, region=None, source=source))
             else:
                 item = parse_configuration_item(value)
                 verdict = evaluate_item(

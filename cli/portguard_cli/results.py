@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from portguard.decision import Verdict
+    from portguard.model import SecurityGroup
 
 EXIT_COMPLIANT = 0
 EXIT_NON_COMPLIANT = 1
@@ -48,6 +49,14 @@ class Result:
         return cls(
             group_id, group_name, vpc_id, region, verdict.compliance, verdict.annotation, source
         )
+
+    @classmethod
+    def of_group(
+        cls, verdict: Verdict, group: SecurityGroup, *, region: str | None, source: str
+    ) -> Result:
+        """A result for a security group read from the EC2 API's shape."""
+        return cls.of(verdict, group_id=group.group_id, group_name=group.group_name,
+                      vpc_id=group.vpc_id, region=region, source=source)  # fmt: skip
 
     def as_json(self) -> dict[str, str | None]:
         """The stable JSON fields (SPEC §3): groupId, groupName, vpcId, region, compliance,

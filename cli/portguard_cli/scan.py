@@ -186,14 +186,7 @@ def scan_region(
     for raw in iter_security_groups(client):
         group = parse_ec2_group(raw)
         verdict = evaluate_group(group, parameters, resolve_prefix_list=resolver, today=today)
-        yield Result.of(
-            verdict,
-            group_id=group.group_id,
-            group_name=group.group_name,
-            vpc_id=group.vpc_id,
-            region=region,
-            source=region,
-        )
+        yield Result.of_group(verdict, group, region=region, source=region)
 
 
 def explain(error: ClientError | BotoCoreError, region: str) -> str:
