@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portguard.decision import evaluate_group, evaluate_item
 from portguard.errors import InvalidEventError
 from portguard.reader import is_object, parse_configuration_item, parse_ec2_group
-from portguard_cli.main import UsageError, rule_parameters
+from portguard_cli.main import UsageError, read_json, rule_parameters
 from portguard_cli.results import Result, report
 
 if TYPE_CHECKING:
@@ -39,29 +38,12 @@ def run(args: argparse.Namespace) -> int:
     errors: list[str] = []
     for name in args.files:
         try:
-            document = _load(name)
+            document = read_json(name)
             results.extend(evaluate_document(document, parameters, source=name))
         except UsageError as error:
             errors.append(str(error))
             print(f"portguard evaluate: {error}", file=sys.stderr)
     return report(results, errors, args.format)
-
-
-def _load(name: str) -> Any:
-    try:
-        if name == "-":  # bytes when stdin has them (a pipe), text otherwise (a test's StringIO)
-            stdin = getattr(sys.stdin, "buffer", sys.stdin)
-            data: bytes | str = stdin.read()
-        else:
-            data = Path(name).read_bytes()
-    except OSError as error:
-        raise UsageError(f"{name}: cannot read it ({error.strerror})") from error
-    try:
-        # From bytes, json detects UTF-8, -16 or -32 and a byte-order mark (PowerShell 5.1
-        # writes UTF-16 with one when output is redirected to a file).
-        return json.loads(data)
-    except ValueError as error:  # UnicodeDecodeError included
-        raise UsageError(f"{name}: not JSON ({error})") from error
 
 
 def evaluate_document(document: Any, parameters: RuleParameters, *, source: str) -> list[Result]:

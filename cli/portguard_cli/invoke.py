@@ -26,11 +26,10 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from portguard.events import TEST_MODE_TOKEN
-from portguard_cli.main import UsageError
+from portguard_cli.main import UsageError, read_json
 from portguard_cli.results import EXIT_ERROR
 
 if TYPE_CHECKING:
@@ -119,7 +118,7 @@ def _logs_to(log_handler: logging.Handler, stream: IO[str]) -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    event = _load(args.event)
+    event = read_json(args.event)
     outcome = _in_sandbox(event, args) if args.sandbox else _in_account(event, args)
     return _report(outcome, sys.stdout)
 
@@ -191,19 +190,6 @@ def _in_account(event: Any, args: argparse.Namespace) -> HandlerRun:
         log_stream=sys.stderr,
         metrics_stream=sys.stderr,
     )
-
-
-def _load(name: str) -> Any:
-    try:
-        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"{name}: cannot read it ({error.strerror})") from error
-    except UnicodeDecodeError as error:
-        raise UsageError(f"{name}: not JSON (not UTF-8 text: {error.reason})") from error
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        raise UsageError(f"{name}: not JSON ({error})") from error
 
 
 def _json_default(value: object) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from portguard.errors import InvalidParameterError
 from portguard.parameters import RuleParameters, parse_rule_parameters
@@ -31,6 +33,30 @@ PARAMETER_OPTIONS = {
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
+
+
+def read_json(name: str) -> Any:
+    """The JSON document in file ``name`` (``-``: standard input), for every command.
+
+    Read as bytes, so json detects UTF-8, -16 or -32 and a byte-order mark (PowerShell 5.1
+    writes UTF-16 with one when output is redirected to a file). Raises :class:`UsageError`
+    naming the file when it cannot be read or is not JSON."""
+    try:
+        if name == "-":  # bytes when stdin has them (a pipe), text otherwise (a test's StringIO)
+            stdin = getattr(sys.stdin, "buffer", sys.stdin)
+            data: bytes | str = stdin.read()
+        else:
+            data = Path(name).read_bytes()
+    except OSError as error:
+        raise UsageError(f"{name}: cannot read it ({error.strerror})") from error
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as error:
+        raise UsageError(
+            f"{name}: not JSON (not text in UTF-8, UTF-16 or UTF-32: {error.reason})"
+        ) from error
+    except ValueError as error:
+        raise UsageError(f"{name}: not JSON ({error})") from error
 
 
 def rule_parameters(args: argparse.Namespace) -> RuleParameters:

@@ -309,4 +309,17 @@ def test_a_file_that_is_not_text_exits_2_naming_it(
     path = tmp_path / "event.bin"
     path.write_bytes(b"\xff\xfe\x00")
     assert main(["invoke", "--sandbox", str(path)]) == 2
-    assert f"portguard invoke: {path}: not JSON (not UTF-8 text" in capsys.readouterr().err
+    assert (
+        f"portguard invoke: {path}: not JSON (not text in UTF-8, UTF-16 or UTF-32"
+        in capsys.readouterr().err
+    )
+
+
+def test_an_event_file_in_utf16_runs_as_evaluate_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One reader for every command: PowerShell's redirections (UTF-16 with a BOM) parse."""
+    path = event_file(tmp_path, "c7n-lambda-event-sg-open-ssh.json", resultToken="TESTMODE")
+    path.write_text(path.read_text(), encoding="utf-16")
+    assert main(["invoke", "--sandbox", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["evaluations"] == [OPEN_SSH]
