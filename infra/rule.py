@@ -52,9 +52,10 @@ POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python314-arm64"
 POWERTOOLS_LAYER_VERSION = 36
 POWERTOOLS_LAYER_ACCOUNTS = {"aws": "017000801446", "aws-cn": "498634801083"}
 
-# Sized from `make bench`: a sweep of 5,001 groups peaks at 44 MiB of Python allocations on top
-# of ~90 MiB for the runtime, boto3 and Powertools, so 256 MB leaves room for large pages, and
-# gives twice the CPU of 128 MB. Five minutes covers tens of thousands of groups.
+# Sized from `make bench`: a sweep of 5,001 groups peaked at 44 MiB of Python allocations, above
+# a 50 MiB resident mark for the interpreter, boto3 and moto, so 256 MB leaves room (and gives
+# twice the CPU of 128 MB). That sweep took about 5 s on one full core; five minutes leaves
+# headroom for larger accounts at a fraction of a core (an estimate, not measured on Lambda).
 MEMORY_MB = 256
 TIMEOUT = Duration.minutes(5)
 
