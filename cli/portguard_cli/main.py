@@ -171,6 +171,51 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--region", help="the region (default: the session's)")
     invoke.set_defaults(module="invoke")
 
+    remediate = commands.add_parser(
+        "remediate",
+        help="close a group's high-risk ports to the internet, keeping its other traffic",
+        description="Plan closing the offending ports of one security group: each rule that "
+        "opens them to the internet is replaced by the same rule without them, so every other "
+        "port keeps exactly its sources. Prints the plan as a diff and changes nothing unless "
+        "--apply; with --apply it writes the rollback file first, adds rules before removing "
+        "any, and reads the group again to confirm it is compliant. Exit status: 0 shown or "
+        "applied, 1 refused, 2 errors.",
+    )
+    remediate.add_argument("group_id", metavar="GROUP_ID", help="the security group (sg-…)")
+    remediate.add_argument("--region", help="the group's region (default: the session's)")
+    remediate.add_argument("--profile", help="the AWS CLI profile to use")
+    remediate.add_argument(
+        "--allow-cidr",
+        action="append",
+        dest="allow_cidrs",
+        metavar="CIDR",
+        help="a source that keeps access: for each rule removed, the same protocol and ports "
+        "from this CIDR are added first (repeatable; IPv4 for IPv4 rules, IPv6 for IPv6)",
+    )
+    remediate.add_argument("--apply", action="store_true", help="make the changes")
+    remediate.add_argument(
+        "--rollback-file",
+        metavar="PATH",
+        help="where the original rules are saved before any change (default: "
+        "portguard-rollback-GROUP_ID-TIME.json here); never overwritten",
+    )
+    _add_parameter_options(remediate)
+    remediate.set_defaults(module="remediate")
+
+    restore = commands.add_parser(
+        "restore",
+        help="undo a remediation from its rollback file",
+        description="Re-add the rules a remediation removed and revoke the rules it added, from "
+        "the rollback file `portguard remediate --apply` wrote (or the JSON output of the "
+        "remediation automation). Changes nothing unless --apply. Exit status: 0 shown or "
+        "restored, 2 errors.",
+    )
+    restore.add_argument("rollback_file", metavar="PATH", help="the rollback file ('-': stdin)")
+    restore.add_argument("--apply", action="store_true", help="make the changes")
+    restore.add_argument("--profile", help="the AWS CLI profile to use")
+    restore.add_argument("--region", help="overrides the region the rollback file names")
+    restore.set_defaults(module="remediate")
+
     pack = commands.add_parser(
         "conformance-pack",
         help="print a conformance pack template (YAML) with the rule",

@@ -80,13 +80,7 @@ def run(args: argparse.Namespace) -> int:
     parameters = rule_parameters(args)  # before anything is asked of AWS
     if args.all_regions and args.regions:
         raise UsageError("--all-regions and --region cannot be used together")
-    try:
-        session = boto3.Session(profile_name=args.profile)
-    except ProfileNotFound as error:
-        raise UsageError(
-            f"{error}: check --profile or AWS_PROFILE (aws configure list-profiles)"
-        ) from error
-    _require_credentials(session)
+    session = open_session(args.profile)
     regions = _regions(args, session)
     # Clients are made here, one per region: making them from one session is not thread-safe,
     # calling them from another thread is.
@@ -222,7 +216,20 @@ def _explain_client_error(error: ClientError, region: str) -> str:
     return f"{region}: {error}"
 
 
-def _require_credentials(session: boto3.Session) -> None:
+def open_session(profile: str | None) -> boto3.Session:
+    """A session for ``--profile`` (or the environment's), with credentials: otherwise every call
+    would fail the same way, so it is said once, before any."""
+    try:
+        session = boto3.Session(profile_name=profile)
+    except ProfileNotFound as error:
+        raise UsageError(
+            f"{error}: check --profile or AWS_PROFILE (aws configure list-profiles)"
+        ) from error
+    require_credentials(session)
+    return session
+
+
+def require_credentials(session: boto3.Session) -> None:
     """Without credentials every region would fail the same way: say it once, before any."""
     try:
         credentials = session.get_credentials()
@@ -233,7 +240,7 @@ def _require_credentials(session: boto3.Session) -> None:
 
 
 def _regions(args: argparse.Namespace, session: boto3.Session) -> list[str]:
-    default = _default_region(session)
+    default = default_region(session)
     if args.all_regions:
         region = default or FALLBACK_REGION
         client = session.client("ec2", region_name=region, config=CLIENT_CONFIG)
@@ -266,7 +273,7 @@ def _regions(args: argparse.Namespace, session: boto3.Session) -> list[str]:
     )
 
 
-def _default_region(session: boto3.Session) -> str | None:
+def default_region(session: boto3.Session) -> str | None:
     """AWS_REGION, as the AWS CLI and the Lambda runtime read it (boto3 reads only
     AWS_DEFAULT_REGION), else the session's: AWS_DEFAULT_REGION or the profile's."""
     return os.environ.get("AWS_REGION") or session.region_name
