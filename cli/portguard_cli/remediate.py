@@ -85,9 +85,13 @@ def _remediate(args: argparse.Namespace) -> int:
         return _failed(args.command, explain(error, region), path if args.apply else None)
     except RemediationError as error:
         return _failed(args.command, str(error), None)
-    except OSError as error:  # the rollback file could not be written: nothing was changed
-        return _failed(args.command, f"{path}: cannot write the rollback file, nothing was "
-                       f"changed ({error.strerror})", None)  # fmt: skip
+    except OSError as error:
+        if not path.exists():  # the first write failed, and it comes before any change
+            message = f"{path}: cannot write the rollback file, nothing was changed"
+            return _failed(args.command, f"{message} ({error.strerror})", None)
+        # A later write failed: the file still holds the original rules, and the plan.
+        message = f"{path}: cannot update the rollback file ({error.strerror}); the group may"
+        return _failed(args.command, f"{message} have been changed", path)
     _print(outcome)
     if outcome.status == PLANNED:
         print(f"to apply: the same command with --apply (the rollback file goes to {path} "

@@ -422,3 +422,30 @@ def test_restore_dry_run_shows_the_undo_and_changes_nothing(
     assert "+ tcp 0-65535 from 0.0.0.0/0 (from anywhere)" in out
     assert "dry run: nothing changed" in out
     assert rules(group_id) == remediated
+
+
+def test_a_rollback_file_that_cannot_be_updated_midway_is_said_and_still_restores(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    group_id = create_group(GROUPS["all tcp from the internet, beside a private range"])
+    before, opened = rules(group_id), open_ports(group_id)
+    real = remediate_cli.write_rollback
+    writes: list[str] = []
+
+    def full_disk_after_the_first(path: Path, document: dict[str, Any]) -> None:
+        writes.append(document["state"])
+        if len(writes) > 1:
+            raise OSError(28, "No space left on device")
+        real(path, document)
+
+    monkeypatch.setattr(remediate_cli, "write_rollback", full_disk_after_the_first)
+    rollback = tmp_path / "r.json"
+    assert main(["remediate", group_id, "--apply", "--rollback-file", str(rollback)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot update the rollback file (No space left on device)" in err
+    assert f"portguard restore {rollback} --apply" in err
+    assert no_more_open(open_ports(group_id), opened)
+    assert json.loads(rollback.read_text())["state"] == "adding"  # the first write, whole
+    monkeypatch.setattr(remediate_cli, "write_rollback", real)
+    assert main(["restore", str(rollback), "--apply"]) == 0
+    assert rules(group_id) == before
