@@ -344,9 +344,11 @@ def _cover_keys(pooled: list[Source], families: tuple[int, ...]) -> list[Key]:
     keys: list[Key] = []
     for family in families:
         end = _SPACE_END[family]
-        spans = sorted((first, last, key) for fam, first, last, key in pooled if fam == family)
+        # Widest first among spans that start together: 0.0.0.0/2 beside 0.0.0.0/1 is not blamed.
+        spans = sorted((first, -last, key) for fam, first, last, key in pooled if fam == family)
         reach, used = -1, []
-        for first, last, key in spans:
+        for first, negative_last, key in spans:
+            last = -negative_last
             if first > reach + 1:
                 break
             if last > reach:
