@@ -128,8 +128,11 @@ def rules_of(ip_permissions: object) -> list[Rule]:
         protocol = str(permission["IpProtocol"]).lower()
         from_port = to_port = None
         if protocol != ALL_TRAFFIC:
+            # ESP, AH, GRE… rules have no ports: EC2 describes them without FromPort/ToPort.
             from_port, to_port = permission.get("FromPort"), permission.get("ToPort")
-            if not (_is_port(from_port) and _is_port(to_port)):
+            if (from_port, to_port) != (None, None) and not (
+                _is_port(from_port) and _is_port(to_port)
+            ):
                 raise RemediationError(f"{where} ({protocol}) has no integer FromPort and ToPort")
         for kind in _KINDS:
             entries = permission.get(kind) or []
@@ -281,11 +284,12 @@ def plan_remediation(
         if not carved:
             break  # nothing named can be removed: the refusal below says what stays open
 
+    carved_away = [rule for key, rule in originals.items() if key not in current]
+    for rule in _allowed(carved_away, parse_allowed_cidrs(allow_cidrs)):
+        current.setdefault(rule.key, originals.get(rule.key, rule))  # an original stays as it is
     removed = [rule for key, rule in originals.items() if key not in current]
-    for rule in _allowed(removed, parse_allowed_cidrs(allow_cidrs)):
-        current.setdefault(rule.key, rule)
     add = tuple(rule for key, rule in current.items() if key not in originals)
-    after = decide(current.values()) if add else verdict
+    after = decide(current.values())
     peak, counted_as_one = _count([*original, *add], prefix_list_size)
     if counted_as_one:
         notes.append(f"prefix lists {', '.join(counted_as_one)} counted as one rule each: their "
@@ -296,8 +300,9 @@ def plan_remediation(
 
 
 def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
-    """Per protocol, the offending ports this rule opens from a source the decision named."""
-    if rule.kind == GROUP_PAIR:
+    """Per protocol, the offending ports this rule opens from a source the decision named
+    (never from a protected one: see :func:`protected`)."""
+    if protected(rule):
         return {}
     label = _label(rule)
     protocols: tuple[str, ...]
@@ -315,6 +320,27 @@ def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
         if first <= high and last >= low:
             found.setdefault(exposure.protocol, []).append((max(first, low), min(last, high)))
     return {protocol: PortSet(ranges) for protocol, ranges in found.items()}
+
+
+NARROW_PREFIX = {4: 16, 6: 32}
+"""A CIDR at least this long is narrow. Even at the highest rule quota EC2 allows (1,000), narrow
+CIDRs alone cannot cover an address space (1,000 x 2**16 < 2**32), so a plan never needs them."""
+
+
+def protected(rule: Rule) -> bool:
+    """Whether remediation leaves this rule's source alone whatever it opens: a security-group
+    reference, a private range (``10.0.0.0/8``, ``fd00::/8``…) or a narrow CIDR. When such
+    sources are part of a union covering the internet, the wide sources beside them are removed
+    and the union no longer covers it."""
+    if rule.kind == GROUP_PAIR:
+        return True
+    if rule.kind == PREFIX_LIST:
+        return False
+    try:
+        network = ipaddress.ip_network(rule.source.strip(), strict=False)
+    except ValueError:
+        return True  # not a CIDR: the decision skipped it, and EC2 would not hold it
+    return network.is_private or network.prefixlen >= NARROW_PREFIX[network.version]
 
 
 def _label(rule: Rule) -> str:
@@ -436,7 +462,8 @@ def describe_rules(rules: Iterable[Rule]) -> list[str]:
                               else f"{r.from_port}-{r.to_port}" for r in group)  # fmt: skip
             text = f"{name} {ports}{text[text.index(' from ') :]} [{len(group)} rules]"
         elif len(group) > 1:
-            out.extend(describe_rule(rule) for rule in group[1:])
+            out.extend(describe_rule(rule) for rule in group)
+            continue
         out.append(text)
     return out
 

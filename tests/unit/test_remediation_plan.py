@@ -1,0 +1,1480 @@
+"""The remediation plan of SPEC §4 as pure tables: what is removed, what is added, what is refused.
+
+Groups are written in the EC2 ``DescribeSecurityGroups`` shape (``GroupId``, ``IpPermissions``) by
+the small builders below; expectations are exact sets of rules (``Rule``, description included),
+read off SPEC §1 and §4. "Applying" a plan is set arithmetic on ``Rule.key``: the original rules,
+plus ``add``, minus ``remove``, decided again with the same decision.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from core_helpers import EVENTS_DIR, TODAY, exposed, load_placebo
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from portguard.decision import Compliance, evaluate_group
+from portguard.errors import PrefixListUnavailableError
+from portguard.parameters import parse_rule_parameters
+from portguard.reader import parse_ec2_group
+from portguard.remediation import (
+    DEFAULT_QUOTA,
+    GROUP_PAIR,
+    IPV4,
+    IPV6,
+    PREFIX_LIST,
+    RULES_QUOTA_CODE,
+    Plan,
+    Quota,
+    RemediationError,
+    Rule,
+    describe_rule,
+    describe_rules,
+    ip_permissions,
+    parse_allowed_cidrs,
+    plan_lines,
+    plan_remediation,
+    plan_restore,
+    protected,
+    read_rollback,
+    restore_lines,
+    rollback_document,
+    rules_of,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+
+    from portguard.decision import PrefixListResolver, Verdict
+    from portguard.parameters import RuleParameters
+
+ACCOUNT = "123456789012"
+GROUP_ID = "sg-0123"
+ANY4 = ["0.0.0.0/0"]
+ANY6 = ["::/0"]
+CIS = parse_rule_parameters({"blockedPorts": "cis"})
+SSH = parse_rule_parameters({"blockedPorts": "22"})
+CIS_REST = [(0, 21), (23, 3388), (3390, 65535)]
+"""What is left of 0-65535 once the cis ports (22, 3389) are taken out."""
+ALL_PORTS = [(0, 65535)]
+
+
+# --- builders ------------------------------------------------------------------------------------
+
+
+def perm(
+    protocol: str | int,
+    from_port: int | None = None,
+    to_port: int | None = None,
+    *,
+    v4: Sequence[str] = (),
+    v6: Sequence[str] = (),
+    prefix_lists: Sequence[str] = (),
+    pairs: Sequence[str] = (),
+    description: str | None = None,
+) -> dict[str, Any]:
+    """One ``IpPermissions`` entry as DescribeSecurityGroups gives it (every list present)."""
+
+    def entry(field: str, value: str) -> dict[str, str]:
+        out = {field: value}
+        if description is not None:
+            out["Description"] = description
+        return out
+
+    out: dict[str, Any] = {
+        "IpProtocol": protocol,
+        "IpRanges": [entry("CidrIp", c) for c in v4],
+        "Ipv6Ranges": [entry("CidrIpv6", c) for c in v6],
+        "PrefixListIds": [entry("PrefixListId", p) for p in prefix_lists],
+        "UserIdGroupPairs": [{"GroupId": g, "UserId": ACCOUNT} for g in pairs],
+    }
+    if from_port is not None:
+        out["FromPort"] = from_port
+        out["ToPort"] = from_port if to_port is None else to_port
+    return out
+
+
+def group(*permissions: dict[str, Any], tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One group of DescribeSecurityGroups; tags in the EC2 shape ``[{"Key", "Value"}]``."""
+    out: dict[str, Any] = {
+        "GroupId": GROUP_ID,
+        "GroupName": "web",
+        "VpcId": "vpc-1",
+        "IpPermissions": list(permissions),
+        "IpPermissionsEgress": [perm("-1", v4=ANY4)],
+    }
+    if tags is not None:
+        out["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    return out
+
+
+def pair_source(group_id: str) -> str:
+    """How a rule names a security-group reference built by :func:`perm`."""
+    return json.dumps({"GroupId": group_id, "UserId": ACCOUNT}, sort_keys=True)
+
+
+def r(
+    protocol: str,
+    from_port: int | None,
+    to_port: int | None,
+    source: str,
+    description: str | None = None,
+) -> Rule:
+    """A rule; its kind follows from the source (``pl-…``, ``sg-…``, IPv6, else IPv4)."""
+    if source.startswith("pl-"):
+        return Rule(protocol, from_port, to_port, PREFIX_LIST, source, description)
+    if source.startswith("sg-"):
+        return Rule(protocol, from_port, to_port, GROUP_PAIR, pair_source(source), description)
+    kind = IPV6 if ":" in source else IPV4
+    return Rule(protocol, from_port, to_port, kind, source, description)
+
+
+def ranges_of(
+    protocol: str, source: str, ranges: Iterable[tuple[int, int]], description: str | None = None
+) -> list[Rule]:
+    return [r(protocol, low, high, source, description) for low, high in ranges]
+
+
+def plan(
+    *permissions: dict[str, Any],
+    params: RuleParameters = CIS,
+    tags: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> Plan:
+    kwargs.setdefault("today", TODAY)
+    return plan_remediation(group(*permissions, tags=tags), params, **kwargs)
+
+
+def keys(rules: Iterable[Rule]) -> set[tuple[str, int | None, int | None, str, str]]:
+    return {rule.key for rule in rules}
+
+
+def applied(p: Plan) -> list[Rule]:
+    """The group's rules once the plan ran: the original ones, plus ``add``, minus ``remove``."""
+    removed = keys(p.remove)
+    return [rule for rule in (*p.original, *p.add) if rule.key not in removed]
+
+
+def decide_rules(
+    rules: Iterable[Rule],
+    params: RuleParameters = CIS,
+    *,
+    resolver: PrefixListResolver | None = None,
+    tags: Mapping[str, str] | None = None,
+    today: date = TODAY,
+) -> Verdict:
+    """The decision on a group holding exactly these rules."""
+    ec2 = {"GroupId": GROUP_ID, "IpPermissions": ip_permissions(rules)}
+    if tags is not None:
+        ec2["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    return evaluate_group(parse_ec2_group(ec2), params, resolve_prefix_list=resolver, today=today)
+
+
+def resolver_of(table: Mapping[str, Sequence[str]]) -> PrefixListResolver:
+    """A prefix-list resolver reading ``table``; any other list is unreadable (AccessDenied)."""
+
+    def resolve(prefix_list_id: str) -> Sequence[str]:
+        if prefix_list_id in table:
+            return table[prefix_list_id]
+        raise PrefixListUnavailableError(prefix_list_id, "AccessDenied")
+
+    return resolve
+
+
+OPEN_LIST = resolver_of({"pl-open": ANY4, "pl-both": [*ANY4, *ANY6], "pl-private": ["10.0.0.0/8"]})
+
+
+# --- the plan, rule by rule ----------------------------------------------------------------------
+
+
+def row(
+    case_id: str,
+    permissions: list[dict[str, Any]],
+    remove: list[Rule],
+    add: list[Rule],
+    params: RuleParameters = CIS,
+    **kwargs: Any,
+) -> Any:
+    return pytest.param(permissions, params, kwargs, remove, add, id=case_id)
+
+
+CARVING = [
+    # --- port ranges split around the blocked ports --------------------------------------------
+    row(
+        "tcp-all-ports-keeps-description",
+        [perm("tcp", 0, 65535, v4=ANY4, description="web"), perm("tcp", 443, 443, v4=ANY4)],
+        [r("tcp", 0, 65535, "0.0.0.0/0", "web")],
+        ranges_of("tcp", "0.0.0.0/0", CIS_REST, "web"),
+    ),
+    row(
+        "exactly-a-blocked-port",
+        [perm("tcp", 22, 22, v4=ANY4)],
+        [r("tcp", 22, 22, "0.0.0.0/0")],
+        [],
+    ),
+    row(
+        "range-around-a-blocked-port",
+        [perm("tcp", 20, 25, v4=ANY4)],
+        [r("tcp", 20, 25, "0.0.0.0/0")],
+        [r("tcp", 20, 21, "0.0.0.0/0"), r("tcp", 23, 25, "0.0.0.0/0")],
+        SSH,
+    ),
+    row(
+        "range-starting-on-a-blocked-port",
+        [perm("tcp", 22, 25, v4=ANY4)],
+        [r("tcp", 22, 25, "0.0.0.0/0")],
+        [r("tcp", 23, 25, "0.0.0.0/0")],
+        SSH,
+    ),
+    row(
+        "range-ending-on-a-blocked-port",
+        [perm("tcp", 3000, 3389, v4=ANY4)],
+        [r("tcp", 3000, 3389, "0.0.0.0/0")],
+        [r("tcp", 3000, 3388, "0.0.0.0/0")],
+    ),
+    row(
+        "range-ending-one-after-a-blocked-port",
+        [perm("udp", 21, 23, v4=ANY4)],
+        [r("udp", 21, 23, "0.0.0.0/0")],
+        [r("udp", 21, 21, "0.0.0.0/0"), r("udp", 23, 23, "0.0.0.0/0")],
+        SSH,
+    ),
+    row(
+        "blocked-range-inside-a-range",
+        [perm("tcp", 18, 30, v4=ANY4)],
+        [r("tcp", 18, 30, "0.0.0.0/0")],
+        [r("tcp", 18, 19, "0.0.0.0/0"), r("tcp", 26, 30, "0.0.0.0/0")],
+        parse_rule_parameters({"blockedPorts": "20-25"}),
+    ),
+    row(
+        "range-wholly-blocked",
+        [perm("tcp", 21, 23, v4=ANY4)],
+        [r("tcp", 21, 23, "0.0.0.0/0")],
+        [],
+        parse_rule_parameters({"blockedPorts": "20-25"}),
+    ),
+    row(
+        "protocol-spelled-6",
+        [perm("6", 0, 65535, v4=ANY4)],
+        [r("6", 0, 65535, "0.0.0.0/0")],
+        ranges_of("6", "0.0.0.0/0", CIS_REST),
+    ),
+    row(
+        "protocol-spelled-17",
+        [perm("17", 20, 25, v4=ANY4)],
+        [r("17", 20, 25, "0.0.0.0/0")],
+        [r("17", 20, 21, "0.0.0.0/0"), r("17", 23, 25, "0.0.0.0/0")],
+        SSH,
+    ),
+    row(
+        "only-the-named-source-of-a-permission",
+        [perm("tcp", 20, 25, v4=["0.0.0.0/0", "10.0.0.0/8", "203.0.113.5/32"], pairs=["sg-9"])],
+        [r("tcp", 20, 25, "0.0.0.0/0")],
+        [r("tcp", 20, 21, "0.0.0.0/0"), r("tcp", 23, 25, "0.0.0.0/0")],
+        SSH,
+    ),
+    # --- -1 ---------------------------------------------------------------------------------------
+    row(
+        "minus-one-ipv4",
+        [perm("-1", v4=ANY4)],
+        [r("-1", None, None, "0.0.0.0/0")],
+        [
+            *ranges_of("tcp", "0.0.0.0/0", CIS_REST),
+            *ranges_of("udp", "0.0.0.0/0", CIS_REST),
+            r("icmp", -1, -1, "0.0.0.0/0"),
+        ],
+    ),
+    row(
+        "minus-one-int",
+        [perm(-1, v4=ANY4)],
+        [r("-1", None, None, "0.0.0.0/0")],
+        [
+            *ranges_of("tcp", "0.0.0.0/0", CIS_REST),
+            *ranges_of("udp", "0.0.0.0/0", CIS_REST),
+            r("icmp", -1, -1, "0.0.0.0/0"),
+        ],
+    ),
+    row(
+        "minus-one-ipv6",
+        [perm("-1", v6=ANY6)],
+        [r("-1", None, None, "::/0")],
+        [
+            *ranges_of("tcp", "::/0", CIS_REST),
+            *ranges_of("udp", "::/0", CIS_REST),
+            r("icmpv6", -1, -1, "::/0"),
+        ],
+    ),
+    row(
+        "minus-one-prefix-list",
+        [perm("-1", prefix_lists=["pl-open"])],
+        [r("-1", None, None, "pl-open")],
+        [
+            *ranges_of("tcp", "pl-open", CIS_REST),
+            *ranges_of("udp", "pl-open", CIS_REST),
+            r("icmp", -1, -1, "pl-open"),
+            r("icmpv6", -1, -1, "pl-open"),
+        ],
+        resolve_prefix_list=OPEN_LIST,
+    ),
+    row(
+        "minus-one-protocol-type-tcp-keeps-udp-whole",
+        [perm("-1", v4=ANY4)],
+        [r("-1", None, None, "0.0.0.0/0")],
+        [
+            *ranges_of("tcp", "0.0.0.0/0", CIS_REST),
+            r("udp", 0, 65535, "0.0.0.0/0"),
+            r("icmp", -1, -1, "0.0.0.0/0"),
+        ],
+        parse_rule_parameters({"blockedPorts": "cis", "protocolType": "TCP"}),
+    ),
+    row(
+        "minus-one-both-families-one-permission",
+        [perm("-1", v4=ANY4, v6=ANY6)],
+        [r("-1", None, None, "0.0.0.0/0"), r("-1", None, None, "::/0")],
+        [
+            *ranges_of("tcp", "0.0.0.0/0", [(0, 21), (23, 65535)]),
+            *ranges_of("udp", "0.0.0.0/0", [(0, 21), (23, 65535)]),
+            r("icmp", -1, -1, "0.0.0.0/0"),
+            *ranges_of("tcp", "::/0", [(0, 21), (23, 65535)]),
+            *ranges_of("udp", "::/0", [(0, 21), (23, 65535)]),
+            r("icmpv6", -1, -1, "::/0"),
+        ],
+        SSH,
+    ),
+    row(
+        "minus-one-private-and-pair-untouched",
+        [perm("-1", v4=["0.0.0.0/0", "10.0.0.0/8"], pairs=["sg-9"])],
+        [r("-1", None, None, "0.0.0.0/0")],
+        [
+            r("tcp", 0, 21, "0.0.0.0/0"),
+            r("tcp", 23, 65535, "0.0.0.0/0"),
+            r("udp", 0, 21, "0.0.0.0/0"),
+            r("udp", 23, 65535, "0.0.0.0/0"),
+            r("icmp", -1, -1, "0.0.0.0/0"),
+        ],
+        SSH,
+    ),
+    # --- IPv6 -------------------------------------------------------------------------------------
+    row(
+        "ipv6-all-ports",
+        [perm("tcp", 0, 65535, v6=ANY6)],
+        [r("tcp", 0, 65535, "::/0")],
+        ranges_of("tcp", "::/0", CIS_REST),
+    ),
+    row(
+        "ipv6-long-spelling-revoked-as-written",
+        [perm("tcp", 22, 22, v6=["0:0:0:0:0:0:0:0/0"])],
+        [r("tcp", 22, 22, "0:0:0:0:0:0:0:0/0")],
+        [],
+    ),
+    row(
+        "ip-type-ipv4-leaves-ipv6",
+        [perm("tcp", 20, 25, v4=ANY4, v6=ANY6)],
+        [r("tcp", 20, 25, "0.0.0.0/0")],
+        [r("tcp", 20, 21, "0.0.0.0/0"), r("tcp", 23, 25, "0.0.0.0/0")],
+        parse_rule_parameters({"blockedPorts": "22", "ipType": "IPv4"}),
+    ),
+    row(
+        "ip-type-ipv6-leaves-ipv4",
+        [perm("tcp", 22, 22, v4=ANY4, v6=ANY6)],
+        [r("tcp", 22, 22, "::/0")],
+        [],
+        parse_rule_parameters({"blockedPorts": "22", "ipType": "IPv6"}),
+    ),
+    # --- split CIDRs ------------------------------------------------------------------------------
+    row(
+        "split-halves-on-different-permissions",
+        [perm("tcp", 22, 22, v4=["0.0.0.0/1"]), perm("tcp", 20, 25, v4=["128.0.0.0/1"])],
+        [r("tcp", 22, 22, "0.0.0.0/1"), r("tcp", 20, 25, "128.0.0.0/1")],
+        [r("tcp", 20, 21, "128.0.0.0/1"), r("tcp", 23, 25, "128.0.0.0/1")],
+        SSH,
+    ),
+    row(
+        "split-halves-ipv6",
+        [perm("tcp", 22, 22, v6=["::/1"]), perm("-1", v6=["8000::/1"])],
+        [r("tcp", 22, 22, "::/1"), r("-1", None, None, "8000::/1")],
+        [
+            r("tcp", 0, 21, "8000::/1"),
+            r("tcp", 23, 65535, "8000::/1"),
+            r("udp", 0, 65535, "8000::/1"),
+            r("icmpv6", -1, -1, "8000::/1"),
+        ],
+        SSH,
+    ),
+    row(
+        "split-halves-leave-a-private-range-inside-one",
+        [
+            perm("tcp", 22, 22, v4=["0.0.0.0/1", "10.0.0.0/8"]),
+            perm("tcp", 22, 22, v4=["128.0.0.0/1"]),
+        ],
+        [r("tcp", 22, 22, "0.0.0.0/1"), r("tcp", 22, 22, "128.0.0.0/1")],
+        [],
+        SSH,
+    ),
+    row(
+        "half-and-prefix-list-half",
+        [perm("tcp", 22, 22, v4=["0.0.0.0/1"], prefix_lists=["pl-half"])],
+        [r("tcp", 22, 22, "0.0.0.0/1"), r("tcp", 22, 22, "pl-half")],
+        [],
+        SSH,
+        resolve_prefix_list=resolver_of({"pl-half": ["128.0.0.0/1"]}),
+    ),
+    # --- prefix lists -----------------------------------------------------------------------------
+    row(
+        "prefix-list-resolving-to-the-internet",
+        [perm("tcp", 20, 25, prefix_lists=["pl-open"])],
+        [r("tcp", 20, 25, "pl-open")],
+        [r("tcp", 20, 21, "pl-open"), r("tcp", 23, 25, "pl-open")],
+        SSH,
+        resolve_prefix_list=OPEN_LIST,
+    ),
+    row(
+        "prefix-list-unreadable-fails-closed",
+        [perm("tcp", 20, 25, prefix_lists=["pl-gone"])],
+        [r("tcp", 20, 25, "pl-gone")],
+        [r("tcp", 20, 21, "pl-gone"), r("tcp", 23, 25, "pl-gone")],
+        SSH,
+        resolve_prefix_list=OPEN_LIST,
+    ),
+    row(
+        "prefix-list-offline-fails-closed",
+        [perm("tcp", 22, 22, prefix_lists=["pl-open"])],
+        [r("tcp", 22, 22, "pl-open")],
+        [],
+        SSH,
+    ),
+    row(
+        "prefix-list-private-untouched",
+        [perm("tcp", 22, 22, v4=ANY4, prefix_lists=["pl-private"])],
+        [r("tcp", 22, 22, "0.0.0.0/0")],
+        [],
+        SSH,
+        resolve_prefix_list=OPEN_LIST,
+    ),
+    # --- what is never touched, and what EC2 must be told exactly ---------------------------------
+    row(
+        "private-narrow-and-pairs-never-removed",
+        [
+            perm("tcp", 22, 22, v4=["10.0.0.0/8", "192.168.0.0/16", "203.0.113.5/32"]),
+            perm("tcp", 22, 22, v4=ANY4, pairs=["sg-9"]),
+            perm("-1", v4=["172.16.0.0/12"], pairs=["sg-8"]),
+        ],
+        [r("tcp", 22, 22, "0.0.0.0/0")],
+        [],
+        SSH,
+    ),
+    row(
+        "not-a-cidr-left-alone",
+        [perm("tcp", 22, 22, v4=["banana", "0.0.0.0/0"])],
+        [r("tcp", 22, 22, "0.0.0.0/0")],
+        [],
+        SSH,
+    ),
+    row(
+        "host-bits-revoked-as-written",
+        [perm("tcp", 20, 25, v4=["1.2.3.4/0"])],
+        [r("tcp", 20, 25, "1.2.3.4/0")],
+        [r("tcp", 20, 21, "1.2.3.4/0"), r("tcp", 23, 25, "1.2.3.4/0")],
+        SSH,
+    ),
+    row(
+        "piece-already-in-the-group-not-added-again",
+        [perm("tcp", 0, 65535, v4=ANY4), perm("tcp", 0, 21, v4=ANY4)],
+        [r("tcp", 0, 65535, "0.0.0.0/0")],
+        ranges_of("tcp", "0.0.0.0/0", CIS_REST[1:]),
+    ),
+    row(
+        "pieces-of-two-rules-coincide",
+        [perm("tcp", 20, 25, v4=ANY4), perm("tcp", 22, 25, v4=ANY4)],
+        [r("tcp", 20, 25, "0.0.0.0/0"), r("tcp", 22, 25, "0.0.0.0/0")],
+        [r("tcp", 20, 21, "0.0.0.0/0"), r("tcp", 23, 25, "0.0.0.0/0")],
+        SSH,
+    ),
+    row(
+        "icmp-and-other-protocols-untouched",
+        [perm("icmp", 8, -1, v4=ANY4), perm("47", -1, -1, v4=ANY4), perm("tcp", 22, 22, v4=ANY4)],
+        [r("tcp", 22, 22, "0.0.0.0/0")],
+        [],
+        SSH,
+    ),
+]
+
+
+@pytest.mark.parametrize(("permissions", "params", "kwargs", "remove", "add"), CARVING)
+def test_plan_removes_and_adds_exactly(
+    permissions: list[dict[str, Any]],
+    params: RuleParameters,
+    kwargs: dict[str, Any],
+    remove: list[Rule],
+    add: list[Rule],
+) -> None:
+    p = plan(*permissions, params=params, **kwargs)
+    assert p.needed
+    assert p.refusal is None
+    assert set(p.remove) == set(remove)
+    assert set(p.add) == set(add)
+    assert len(p.add) == len(set(p.add))  # nothing added twice
+    # Removed rules are revoked as EC2 stores them: each is one of the group's own rules.
+    assert set(p.remove) <= set(rules_of(group(*permissions)["IpPermissions"]))
+    assert p.after.compliance is Compliance.COMPLIANT
+    assert p.after.exposures == ()
+    resolver = kwargs.get("resolve_prefix_list")
+    assert decide_rules(applied(p), params, resolver=resolver).compliance is Compliance.COMPLIANT
+
+
+def test_all_ports_rule_keeps_every_other_port_public() -> None:
+    p = plan(perm("tcp", 0, 65535, v4=ANY4, description="web"), perm("tcp", 443, 443, v4=ANY4))
+    everything = parse_rule_parameters({"blockedPorts": "0-65535", "protocolType": "TCP"})
+    # The pieces alone open every tcp port to 0.0.0.0/0 but the cis ones ...
+    pieces = decide_rules(p.add, everything)
+    assert exposed(pieces) == {"tcp": "0-21,23-3388,3390-65535"}
+    assert {e.sources for e in pieces.exposures} == {("0.0.0.0/0",)}
+    # ... and the group after the plan the same, tcp/443 included.
+    after = decide_rules(applied(p), everything)
+    assert exposed(after) == {"tcp": "0-21,23-3388,3390-65535"}
+    https = parse_rule_parameters({"blockedPorts": "443"})
+    assert (
+        decide_rules(applied(p), https).annotation == "Open to the internet from 0.0.0.0/0: tcp/443"
+    )
+    assert p.before.annotation == "Open to the internet from 0.0.0.0/0: tcp/22, tcp/3389"
+    assert p.after.compliance is Compliance.COMPLIANT
+    assert p.notes == ()
+
+
+def test_minus_one_plan_says_what_else_it_loses() -> None:
+    p = plan(perm("-1", v4=ANY4), perm("-1", v6=ANY6))
+    assert p.notes == (
+        "all traffic from 0.0.0.0/0 keeps tcp, udp and icmp where they are not offending; "
+        "every other IP protocol (GRE, ESP, SCTP …) from 0.0.0.0/0 is no longer allowed",
+        "all traffic from ::/0 keeps tcp, udp and icmp where they are not offending; "
+        "every other IP protocol (GRE, ESP, SCTP …) from ::/0 is no longer allowed",
+    )
+    assert any("every other IP protocol" in line for line in plan_lines(p))
+
+
+def test_a_plan_without_minus_one_has_no_note_about_other_protocols() -> None:
+    p = plan(perm("tcp", 0, 65535, v4=ANY4), perm("udp", 0, 65535, v6=ANY6))
+    assert p.notes == ()
+
+
+# --- exemptions -----------------------------------------------------------------------------------
+
+EXEMPT = parse_rule_parameters({"blockedPorts": "cis", "exemptTagKey": "portguard-exempt"})
+
+
+@pytest.mark.parametrize(
+    ("tag", "today", "add"),
+    [
+        pytest.param(
+            "22 until 2025-12-31",
+            date(2025, 6, 1),
+            ranges_of("tcp", "0.0.0.0/0", [(0, 3388), (3390, 65535)]),
+            id="ssh-exempted-rdp-closed",
+        ),
+        pytest.param(
+            "22 until 2025-12-31",
+            date(2025, 12, 31),
+            ranges_of("tcp", "0.0.0.0/0", [(0, 3388), (3390, 65535)]),
+            id="last-day-of-the-exemption",
+        ),
+        pytest.param(
+            "22 until 2025-12-31",
+            date(2026, 1, 1),
+            ranges_of("tcp", "0.0.0.0/0", CIS_REST),
+            id="expired-exemption-closes-both",
+        ),
+        pytest.param(
+            "ssh", date(2025, 6, 1), ranges_of("tcp", "0.0.0.0/0", CIS_REST), id="unreadable-tag"
+        ),
+    ],
+)
+def test_exempted_ports_are_not_closed(tag: str, today: date, add: list[Rule]) -> None:
+    p = plan(
+        perm("tcp", 0, 65535, v4=ANY4),
+        params=EXEMPT,
+        tags={"portguard-exempt": tag, "Name": "web"},
+        today=today,
+    )
+    assert set(p.remove) == {r("tcp", 0, 65535, "0.0.0.0/0")}
+    assert set(p.add) == set(add)
+    assert p.after.compliance is Compliance.COMPLIANT
+    assert p.refusal is None
+
+
+def test_fully_exempted_group_needs_no_plan() -> None:
+    p = plan(
+        perm("tcp", 22, 22, v4=ANY4),
+        params=EXEMPT,
+        tags={"portguard-exempt": "22,3389"},
+    )
+    assert not p.needed
+    assert (p.add, p.remove, p.refusal) == ((), (), None)
+    assert p.before.exempted != ()
+
+
+# --- compliant groups -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("permissions", "params"),
+    [
+        pytest.param([], CIS, id="no-ingress"),
+        pytest.param([perm("tcp", 22, 22, v4=["0.0.0.0/1"])], CIS, id="lone-half"),
+        pytest.param(
+            [perm("tcp", 22, 22, v4=["0.0.0.0/1"]), perm("udp", 22, 22, v4=["128.0.0.0/1"])],
+            CIS,
+            id="halves-on-different-protocols",
+        ),
+        pytest.param([perm("tcp", 0, 65535, v4=["10.0.0.0/8"], pairs=["sg-9"])], CIS, id="private"),
+        pytest.param([perm("tcp", 443, 443, v4=ANY4, v6=ANY6)], CIS, id="only-https-public"),
+        pytest.param(
+            [perm("tcp", 22, 22, v6=ANY6)],
+            parse_rule_parameters({"blockedPorts": "22", "ipType": "IPv4"}),
+            id="ipv6-out-of-scope",
+        ),
+        pytest.param(
+            [perm("udp", 22, 22, v4=ANY4)],
+            parse_rule_parameters({"blockedPorts": "22", "protocolType": "TCP"}),
+            id="udp-out-of-scope",
+        ),
+        pytest.param([perm("icmp", -1, -1, v4=ANY4)], CIS, id="icmp"),
+    ],
+)
+def test_compliant_group_needs_no_plan(
+    permissions: list[dict[str, Any]], params: RuleParameters
+) -> None:
+    p = plan(*permissions, params=params)
+    assert not p.needed
+    assert p.add == ()
+    assert p.remove == ()
+    assert p.refusal is None
+    assert p.before.compliance is Compliance.COMPLIANT
+    assert p.after == p.before
+    assert set(p.original) == set(rules_of(group(*permissions)["IpPermissions"]))
+    assert plan_lines(p)[-1] == "after: COMPLIANT"
+
+
+# --- --allow-cidr ---------------------------------------------------------------------------------
+
+
+def test_allowed_sources_replace_each_removed_rule_in_its_family() -> None:
+    p = plan(
+        perm("tcp", 20, 25, v4=ANY4),
+        perm("-1", v6=ANY6),
+        params=SSH,
+        allow_cidrs=["10.1.2.3/8", "2001:db8::1/32", "192.168.0.0/16"],
+    )
+    assert set(p.remove) == {r("tcp", 20, 25, "0.0.0.0/0"), r("-1", None, None, "::/0")}
+    allowed = {
+        rule for rule in p.add if rule.description and rule.description.startswith("portguard")
+    }
+    assert allowed == {
+        r("tcp", 20, 25, "10.0.0.0/8", "portguard: in place of 0.0.0.0/0"),
+        r("tcp", 20, 25, "192.168.0.0/16", "portguard: in place of 0.0.0.0/0"),
+        r("-1", None, None, "2001:db8::/32", "portguard: in place of ::/0"),
+    }
+    pieces = set(p.add) - allowed
+    assert pieces == {
+        r("tcp", 20, 21, "0.0.0.0/0"),
+        r("tcp", 23, 25, "0.0.0.0/0"),
+        r("tcp", 0, 21, "::/0"),
+        r("tcp", 23, 65535, "::/0"),
+        r("udp", 0, 21, "::/0"),
+        r("udp", 23, 65535, "::/0"),
+        r("icmpv6", -1, -1, "::/0"),
+    }
+    assert p.refusal is None
+    assert p.after.compliance is Compliance.COMPLIANT
+
+
+def test_allowed_sources_for_a_removed_prefix_list_go_in_both_families() -> None:
+    p = plan(
+        perm("tcp", 22, 22, prefix_lists=["pl-open"]),
+        params=SSH,
+        allow_cidrs=["10.0.0.0/8", "fd00::/8"],
+        resolve_prefix_list=OPEN_LIST,
+    )
+    assert set(p.add) == {
+        r("tcp", 22, 22, "10.0.0.0/8", "portguard: in place of pl-open"),
+        r("tcp", 22, 22, "fd00::/8", "portguard: in place of pl-open"),
+    }
+
+
+def test_an_allowed_source_already_in_the_group_is_not_added_again() -> None:
+    p = plan(
+        perm("tcp", 22, 22, v4=["0.0.0.0/0", "10.0.0.0/8"]),
+        params=SSH,
+        allow_cidrs=["10.0.0.0/8"],
+    )
+    assert set(p.remove) == {r("tcp", 22, 22, "0.0.0.0/0")}
+    assert p.add == ()
+    assert p.refusal is None
+
+
+@pytest.mark.parametrize(
+    "allow",
+    [
+        pytest.param(["0.0.0.0/0"], id="the-internet"),
+        pytest.param(["0.0.0.0/1", "128.0.0.0/1"], id="two-halves"),
+        pytest.param(["::/1", "8000::/1"], id="two-ipv6-halves"),
+    ],
+)
+def test_allowed_sources_that_reopen_the_port_are_refused(allow: list[str]) -> None:
+    p = plan(perm("tcp", 0, 65535, v4=ANY4), perm("tcp", 0, 65535, v6=ANY6), allow_cidrs=allow)
+    assert p.refusal is not None
+    assert p.refusal.startswith("the group would still be open: Open to the internet from ")
+    assert "tcp/22" in p.refusal
+    assert p.after.compliance is Compliance.NON_COMPLIANT
+    assert plan_lines(p)[-1].startswith("after: NON_COMPLIANT: Open to the internet")
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        pytest.param(["10.1.2.3/8"], ("10.0.0.0/8",), id="host-bits"),
+        pytest.param([" 10.0.0.0/8 ", "10.9.9.9/8"], ("10.0.0.0/8",), id="once-each"),
+        pytest.param(["2001:DB8::1/32"], ("2001:db8::/32",), id="ipv6"),
+        pytest.param(["203.0.113.5"], ("203.0.113.5/32",), id="a-host"),
+        pytest.param([], (), id="none"),
+    ],
+)
+def test_parse_allowed_cidrs_normalizes(texts: list[str], expected: tuple[str, ...]) -> None:
+    assert parse_allowed_cidrs(texts) == expected
+
+
+@pytest.mark.parametrize("bad", ["banana", "10.0.0.0/33", "", "pl-1234"])
+def test_parse_allowed_cidrs_names_what_is_not_a_cidr(bad: str) -> None:
+    with pytest.raises(RemediationError, match=re.escape(f"allowed source {bad!r} is not")):
+        parse_allowed_cidrs(["10.0.0.0/8", bad])
+
+
+def test_plan_rejects_an_allowed_source_that_is_not_a_cidr() -> None:
+    with pytest.raises(RemediationError, match="'banana'"):
+        plan(perm("tcp", 22, 22, v4=ANY4), allow_cidrs=["banana"])
+
+
+# --- the quota ------------------------------------------------------------------------------------
+
+
+def narrow_rules(count: int, *, v6: bool = False) -> list[dict[str, Any]]:
+    """``count`` rules, each tcp/1000+n from one host."""
+    if v6:
+        return [
+            perm("tcp", 1000 + n, 1000 + n, v6=[f"2001:db8::{n + 1:x}/128"]) for n in range(count)
+        ]
+    return [perm("tcp", 1000 + n, 1000 + n, v4=[f"203.0.113.{n + 1}/32"]) for n in range(count)]
+
+
+def test_quota_refusal_names_count_family_quota_and_source() -> None:
+    p = plan(*narrow_rules(58), perm("-1", v4=ANY4))
+    # 58 + the -1 rule + 7 pieces (tcp and udp in three, icmp) while both are in place.
+    assert p.peak == (66, 0)
+    assert p.refusal == (
+        "adding before removing needs 66 IPv4 inbound rules at once, more than the quota of 60 "
+        f"(AWS's default); raise the quota (Service Quotas, vpc {RULES_QUOTA_CODE}) or narrow "
+        "the group first"
+    )
+    assert p.quota == DEFAULT_QUOTA
+    assert p.after.compliance is Compliance.COMPLIANT  # it would work, but cannot be applied
+    assert "rules at the peak: 66 IPv4, 0 IPv6; quota 60 (AWS's default)" in plan_lines(p)
+
+
+def test_quota_read_from_the_account_passes_and_is_named() -> None:
+    quota = Quota(100, "this account's quota")
+    p = plan(*narrow_rules(58), perm("-1", v4=ANY4), quota=quota)
+    assert p.refusal is None
+    assert p.quota == quota
+    assert "rules at the peak: 66 IPv4, 0 IPv6; quota 100 (this account's quota)" in plan_lines(p)
+
+
+def test_quota_refusal_for_ipv6() -> None:
+    p = plan(*narrow_rules(58, v6=True), perm("-1", v6=ANY6))
+    assert p.peak == (0, 66)
+    assert p.refusal is not None
+    assert p.refusal.startswith("adding before removing needs 66 IPv6 inbound rules at once")
+
+
+def test_quota_counts_each_family_separately() -> None:
+    p = plan(*narrow_rules(40), *narrow_rules(40, v6=True), perm("tcp", 0, 65535, v4=ANY4, v6=ANY6))
+    assert p.peak == (44, 44)  # 80 + 2 + 6 in all, but 44 per family
+    assert p.refusal is None
+
+
+def test_quota_counts_group_references_in_both_families() -> None:
+    pairs = [perm("tcp", 2000 + n, 2000 + n, pairs=[f"sg-{n:04x}"]) for n in range(5)]
+    without = plan(*narrow_rules(55), perm("tcp", 0, 65535, v4=ANY4))
+    assert without.peak == (59, 0)
+    assert without.refusal is None
+    p = plan(*narrow_rules(55), *pairs, perm("tcp", 0, 65535, v4=ANY4))
+    assert p.peak == (64, 5)
+    assert p.refusal is not None
+    assert "needs 64 IPv4 inbound rules" in p.refusal
+
+
+def test_prefix_list_counts_its_maximum_size_in_both_families() -> None:
+    sizes = {"pl-open": 20}
+    p = plan(
+        perm("tcp", 22, 22, prefix_lists=["pl-open"]),
+        perm("tcp", 80, 80, v4=["203.0.113.5/32"]),
+        resolve_prefix_list=OPEN_LIST,
+        prefix_list_size=sizes.get,
+    )
+    assert set(p.remove) == {r("tcp", 22, 22, "pl-open")}
+    assert p.peak == (21, 20)
+    assert p.notes == ()
+    # Pieces of a list count its size each: 1 + 3 rules of 20 entries.
+    big = plan(
+        perm("tcp", 0, 65535, prefix_lists=["pl-open"]),
+        resolve_prefix_list=OPEN_LIST,
+        prefix_list_size=sizes.get,
+    )
+    assert big.peak == (80, 80)
+    assert big.refusal is not None
+    assert "needs 80 IPv4 inbound rules" in big.refusal
+
+
+@pytest.mark.parametrize(
+    "size",
+    [pytest.param(None, id="no-size-reader"), pytest.param({}.get, id="size-unknown")],
+)
+def test_prefix_list_of_unknown_size_counts_as_one_and_says_so(
+    size: Callable[[str], int | None] | None,
+) -> None:
+    p = plan(
+        perm("tcp", 22, 22, prefix_lists=["pl-open", "pl-private"]),
+        resolve_prefix_list=OPEN_LIST,
+        prefix_list_size=size,
+    )
+    assert p.peak == (2, 2)
+    assert p.notes == (
+        "prefix lists pl-open, pl-private counted as one rule each: their maximum size could "
+        "not be read",
+    )
+    assert f"note: {p.notes[0]}" in plan_lines(p)
+
+
+# --- a property over small random groups ----------------------------------------------------------
+
+WIDE4 = ["0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1", "64.0.0.0/2", "192.0.0.0/2", "1.2.3.4/0"]
+WIDE6 = ["::/0", "::/1", "8000::/1", "4000::/2"]
+# No union of these can cover a space together with the wide ones: none starts where a wide one
+# ends, so the decision never names them.
+NARROW4 = ["10.0.0.0/8", "192.168.0.0/16", "172.16.0.0/12", "203.0.113.5/32"]
+NARROW6 = ["fd00::/8", "2001:db8::/32"]
+PROPERTY_LISTS = {
+    "pl-open": ["0.0.0.0/0", "::/0"],
+    "pl-half": ["128.0.0.0/1"],
+    "pl-private": ["10.0.0.0/8"],
+}
+NARROW = {*NARROW4, *NARROW6, "pl-private"}
+PROBE_PORTS = [*range(42), 3388, 3389, 3390, 65535]
+
+small_port = st.integers(0, 40)
+
+
+@st.composite
+def ec2_permissions(draw: st.DrawFn) -> dict[str, Any]:
+    protocol = draw(st.sampled_from(["tcp", "udp", "-1", "icmp", "6", "17"]))
+    from_port = to_port = None
+    if protocol in ("icmp",):
+        from_port, to_port = draw(st.sampled_from([(-1, -1), (8, -1)]))
+    elif protocol != "-1":
+        if draw(st.integers(0, 4)) == 0:
+            from_port, to_port = 0, 65535
+        else:
+            from_port, to_port = sorted((draw(small_port), draw(small_port)))
+    return perm(
+        protocol,
+        from_port,
+        to_port,
+        v4=draw(st.lists(st.sampled_from(WIDE4 + NARROW4), max_size=3, unique=True)),
+        v6=draw(st.lists(st.sampled_from(WIDE6 + NARROW6), max_size=2, unique=True)),
+        prefix_lists=draw(
+            st.lists(st.sampled_from([*PROPERTY_LISTS, "pl-gone"]), max_size=2, unique=True)
+        ),
+        pairs=draw(st.lists(st.sampled_from(["sg-a", "sg-b"]), max_size=1)),
+    )
+
+
+@st.composite
+def property_parameters(draw: st.DrawFn) -> RuleParameters:
+    blocked = draw(
+        st.one_of(
+            st.just("cis"),
+            st.sets(small_port, min_size=1, max_size=8).map(lambda s: ",".join(map(str, s))),
+        )
+    )
+    raw = {
+        "blockedPorts": blocked,
+        "protocolType": draw(st.sampled_from(["TCP", "UDP", "ALL"])),
+        "ipType": draw(st.sampled_from(["IPv4", "IPv6", "ALL"])),
+        "exemptTagKey": "Exempt",
+    }
+    return parse_rule_parameters(raw)
+
+
+def opens(rules: Iterable[Rule], protocol: str, port: int, kind: str, source: str) -> bool:
+    """Whether a rule of ``rules`` lets (protocol, port) in from this exact source."""
+    spellings = {"tcp": ("tcp", "6"), "udp": ("udp", "17")}[protocol]
+    for rule in rules:
+        if (rule.kind, rule.source) != (kind, source):
+            continue
+        if rule.protocol == "-1":
+            return True
+        if (
+            rule.protocol in spellings
+            and rule.from_port is not None
+            and rule.to_port is not None
+            and rule.from_port <= port <= rule.to_port
+        ):
+            return True
+    return False
+
+
+def opens_icmp(rules: Iterable[Rule], name: str, kind: str, source: str) -> bool:
+    """Whether every ICMP (``icmp``) or ICMPv6 (``icmpv6``) type is let in from this source."""
+    return any(
+        (rule.kind, rule.source) == (kind, source)
+        and (rule.protocol == "-1" or (rule.protocol == name and rule.from_port == -1))
+        for rule in rules
+    )
+
+
+def source_text(rule: Rule) -> str:
+    return json.loads(rule.source)["GroupId"] if rule.kind == GROUP_PAIR else rule.source
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(ec2_permissions(), max_size=5),
+    property_parameters(),
+    st.sampled_from([None, "22", "0-10 until 2025-12-31", "all until 2025-01-01"]),
+    st.lists(st.sampled_from(["10.0.0.0/8", "fd00::/8", "198.51.100.0/24"]), max_size=2),
+)
+def test_every_plan_closes_exactly_the_offending_ports(
+    permissions: list[dict[str, Any]],
+    params: RuleParameters,
+    exemption: str | None,
+    allow: list[str],
+) -> None:
+    tags = None if exemption is None else {"Exempt": exemption}
+    resolver = resolver_of(PROPERTY_LISTS)
+    p = plan(
+        *permissions,
+        params=params,
+        tags=tags,
+        allow_cidrs=allow,
+        resolve_prefix_list=resolver,
+        quota=Quota(10_000, "test"),
+    )
+    original = p.original
+    event(f"needed={p.needed}, removed={bool(p.remove)}, refused={p.refusal is not None}")
+
+    # What is removed is the group's own; what is added is new; nothing both.
+    assert keys(p.remove) <= keys(original)
+    assert not keys(p.add) & keys(original)
+    # Private ranges, narrow CIDRs, their prefix list and group references are never removed.
+    assert not [rule for rule in p.remove if rule.kind == GROUP_PAIR or rule.source in NARROW]
+    if not p.needed:
+        assert (p.add, p.remove, p.refusal) == ((), (), None)
+        return
+
+    # With a quota this large and narrow allowed sources, a plan is never refused: the result
+    # is compliant, and the plan's `after` is the decision on exactly that result.
+    result = applied(p)
+    verdict = decide_rules(result, params, resolver=resolver, tags=tags)
+    assert p.refusal is None, p.refusal
+    assert verdict.compliance is Compliance.COMPLIANT
+    assert p.after.compliance is verdict.compliance
+
+    # Every (protocol, port, source) open before is still open, unless that port was offending
+    # and the source is one that can help cover the internet.
+    offending = {
+        (e.protocol, port) for e in p.before.exposures for port in range(e.ports[0], e.ports[1] + 1)
+    }
+    sources = {(rule.kind, rule.source) for rule in original}
+    for kind, source in sources:
+        for protocol in ("tcp", "udp"):
+            for port in PROBE_PORTS:
+                if opens(original, protocol, port, kind, source) and not opens(
+                    result, protocol, port, kind, source
+                ):
+                    assert (protocol, port) in offending, (protocol, port, source)
+                    assert source not in NARROW
+                    assert kind != GROUP_PAIR
+        icmp = {IPV4: ["icmp"], IPV6: ["icmpv6"]}.get(kind, ["icmp", "icmpv6"])
+        for name in icmp:
+            if opens_icmp(original, name, kind, source):
+                assert opens_icmp(result, name, kind, source), (name, source)
+
+    # Each removed rule is replaced by the same protocol and ports from each allowed source of
+    # its family.
+    for rule in p.remove:
+        for cidr in parse_allowed_cidrs(allow):
+            family = IPV6 if ":" in cidr else IPV4
+            if rule.kind in (family, PREFIX_LIST):
+                assert (rule.protocol, rule.from_port, rule.to_port, family, cidr) in keys(result)
+
+
+# --- rules_of and ip_permissions ------------------------------------------------------------------
+
+CAPTURES = sorted(EVENTS_DIR.glob("c7n-ec2-describe-sg-*.json"))
+CAPTURED_GROUPS = [
+    pytest.param(sg, id=f"{path.stem.removeprefix('c7n-ec2-describe-sg-')}-{sg['GroupId']}")
+    for path in CAPTURES
+    for sg in load_placebo(path.name)["SecurityGroups"]
+]
+
+
+def test_there_are_captures_to_read() -> None:
+    assert len(CAPTURES) >= 3
+    assert len(CAPTURED_GROUPS) >= 14
+
+
+@pytest.mark.parametrize("captured", CAPTURED_GROUPS)
+def test_rules_round_trip_on_real_captures(captured: dict[str, Any]) -> None:
+    permissions = captured["IpPermissions"]
+    rules = rules_of(permissions)
+    assert len(rules) == sum(
+        len(p.get(kind) or [])
+        for p in permissions
+        for kind in (IPV4, IPV6, PREFIX_LIST, GROUP_PAIR)
+    )
+    # The same permissions come back, empty source lists aside.
+    assert ip_permissions(rules) == [{k: v for k, v in p.items() if v != []} for p in permissions]
+    assert rules_of(ip_permissions(rules)) == rules
+    # And the plan keeps every rule it reads as the original.
+    assert set(plan_remediation(captured, CIS, today=TODAY).original) == set(rules)
+
+
+def test_rules_of_reads_every_kind_of_source() -> None:
+    permissions = [
+        perm("tcp", 22, 22, v4=["0.0.0.0/0"], v6=["::/0"], prefix_lists=["pl-1"], description="d"),
+        {
+            "IpProtocol": "-1",
+            "UserIdGroupPairs": [
+                {"GroupId": "sg-9", "UserId": ACCOUNT, "VpcId": "vpc-2", "Description": "peer"}
+            ],
+        },
+    ]
+    assert rules_of(permissions) == [
+        r("tcp", 22, 22, "0.0.0.0/0", "d"),
+        r("tcp", 22, 22, "::/0", "d"),
+        r("tcp", 22, 22, "pl-1", "d"),
+        Rule(
+            "-1",
+            None,
+            None,
+            GROUP_PAIR,
+            '{"GroupId": "sg-9", "UserId": "123456789012", "VpcId": "vpc-2"}',
+            "peer",
+        ),
+    ]
+    assert ip_permissions(rules_of(permissions))[1] == permissions[1]
+
+
+def test_ip_permissions_groups_rules_of_one_protocol_and_ports() -> None:
+    rules = [
+        r("tcp", 22, 22, "0.0.0.0/0"),
+        r("udp", 53, 53, "10.0.0.0/8"),
+        r("tcp", 22, 22, "::/0", "v6"),
+        r("tcp", 22, 22, "sg-9"),
+        r("-1", None, None, "pl-1"),
+    ]
+    assert ip_permissions(rules) == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            "Ipv6Ranges": [{"CidrIpv6": "::/0", "Description": "v6"}],
+            "UserIdGroupPairs": [{"GroupId": "sg-9", "UserId": ACCOUNT}],
+        },
+        {"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+        {"IpProtocol": "-1", "PrefixListIds": [{"PrefixListId": "pl-1"}]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("permissions", "message"),
+    [
+        pytest.param({"IpProtocol": "tcp"}, "IpPermissions is not a list: dict", id="not-a-list"),
+        pytest.param(None, "IpPermissions is not a list: NoneType", id="none"),
+        pytest.param(
+            [perm("tcp", 22, 22, v4=ANY4), "tcp"],
+            "IpPermissions[1] is not an EC2 permission with an IpProtocol",
+            id="not-an-object",
+        ),
+        pytest.param(
+            [{"FromPort": 22, "ToPort": 22}],
+            "IpPermissions[0] is not an EC2 permission with an IpProtocol",
+            id="no-protocol",
+        ),
+        pytest.param(
+            [{"IpProtocol": "tcp", "FromPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+            "IpPermissions[0] (tcp) has no integer FromPort and ToPort",
+            id="no-to-port",
+        ),
+        pytest.param(
+            [{"IpProtocol": "tcp", "FromPort": "22", "ToPort": 22}],
+            "IpPermissions[0] (tcp) has no integer FromPort and ToPort",
+            id="string-port",
+        ),
+        pytest.param(
+            [{"IpProtocol": "tcp", "FromPort": True, "ToPort": 22}],
+            "IpPermissions[0] (tcp) has no integer FromPort and ToPort",
+            id="bool-port",
+        ),
+        pytest.param(
+            [
+                perm("-1", v4=ANY4),
+                {"IpProtocol": "tcp", "FromPort": 1, "ToPort": 2, "IpRanges": "0.0.0.0/0"},
+            ],
+            "IpPermissions[1].IpRanges is not a list",
+            id="ranges-not-a-list",
+        ),
+        pytest.param(
+            [{"IpProtocol": "-1", "Ipv6Ranges": ["::/0"]}],
+            "IpPermissions[0].Ipv6Ranges holds a str, not an object",
+            id="range-a-string",
+        ),
+        pytest.param(
+            [{"IpProtocol": "-1", "PrefixListIds": [{"Description": "x"}]}],
+            "IpPermissions[0].PrefixListIds has an entry without PrefixListId",
+            id="entry-without-id",
+        ),
+        pytest.param(
+            [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": None}]}],
+            "IpPermissions[0].IpRanges has an entry without CidrIp",
+            id="null-cidr",
+        ),
+    ],
+)
+def test_rules_of_names_what_is_malformed(permissions: object, message: str) -> None:
+    with pytest.raises(RemediationError, match=re.escape(message)):
+        rules_of(permissions)
+
+
+# --- showing a plan -------------------------------------------------------------------------------
+
+
+def test_plan_lines_show_a_diff() -> None:
+    p = plan(perm("tcp", 0, 65535, v4=ANY4, description="web"), perm("tcp", 443, 443, v4=ANY4))
+    assert plan_lines(p) == [
+        "- tcp 0-65535 from 0.0.0.0/0 (web)",
+        "+ tcp 0-21, 23-3388, 3390-65535 from 0.0.0.0/0 (web) [3 rules]",
+        "rules at the peak: 5 IPv4, 0 IPv6; quota 60 (AWS's default)",
+        "after: COMPLIANT",
+    ]
+
+
+def test_plan_lines_for_minus_one_from_everywhere() -> None:
+    p = plan(perm("-1", v4=ANY4, v6=ANY6), params=SSH)
+    lines = plan_lines(p)
+    assert lines[:8] == [
+        "- all traffic from 0.0.0.0/0",
+        "- all traffic from ::/0",
+        "+ icmp (all types) from 0.0.0.0/0",
+        "+ tcp 0-21, 23-65535 from 0.0.0.0/0 [2 rules]",
+        "+ udp 0-21, 23-65535 from 0.0.0.0/0 [2 rules]",
+        "+ icmpv6 (all types) from ::/0",
+        "+ tcp 0-21, 23-65535 from ::/0 [2 rules]",
+        "+ udp 0-21, 23-65535 from ::/0 [2 rules]",
+    ]
+    assert lines[-2:] == [
+        "rules at the peak: 6 IPv4, 6 IPv6; quota 60 (AWS's default)",
+        "after: COMPLIANT",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rule", "text"),
+    [
+        pytest.param(r("tcp", 22, 22, "0.0.0.0/0"), "tcp 22 from 0.0.0.0/0", id="one-port"),
+        pytest.param(
+            r("6", 0, 21, "0.0.0.0/0", "web"), "tcp 0-21 from 0.0.0.0/0 (web)", id="tcp-6"
+        ),
+        pytest.param(r("17", 53, 53, "::/0"), "udp 53 from ::/0", id="udp-17"),
+        pytest.param(r("-1", None, None, "::/0"), "all traffic from ::/0", id="all-traffic"),
+        pytest.param(r("icmp", -1, -1, "pl-1"), "icmp (all types) from pl-1", id="icmp-all"),
+        pytest.param(
+            r("icmp", 8, -1, "0.0.0.0/0"), "icmp type 8 code -1 from 0.0.0.0/0", id="icmp-type"
+        ),
+        pytest.param(
+            r("50", -1, -1, "203.0.113.5/32"), "protocol 50 from 203.0.113.5/32", id="esp"
+        ),
+        pytest.param(r("tcp", 22, 22, "sg-9"), f"tcp 22 from {ACCOUNT}/sg-9", id="group-pair"),
+        pytest.param(r("tcp", 22, 22, "10.0.0.0/8", ""), "tcp 22 from 10.0.0.0/8", id="empty-note"),
+    ],
+)
+def test_describe_rule(rule: Rule, text: str) -> None:
+    assert describe_rule(rule) == text
+
+
+def test_describe_rules_groups_ports_of_one_source_and_orders_by_kind() -> None:
+    rules = [
+        r("tcp", 22, 22, "sg-9"),
+        r("tcp", 3390, 65535, "0.0.0.0/0"),
+        r("tcp", 0, 21, "0.0.0.0/0"),
+        r("tcp", 22, 22, "pl-1"),
+        r("tcp", 80, 80, "::/0"),
+        r("tcp", 23, 3388, "0.0.0.0/0"),
+        r("udp", 53, 53, "0.0.0.0/0"),
+        r("tcp", 8080, 8080, "0.0.0.0/0", "proxy"),
+    ]
+    assert describe_rules(rules) == [
+        "tcp 0-21, 23-3388, 3390-65535 from 0.0.0.0/0 [3 rules]",
+        "tcp 8080 from 0.0.0.0/0 (proxy)",
+        "udp 53 from 0.0.0.0/0",
+        "tcp 80 from ::/0",
+        "tcp 22 from pl-1",
+        f"tcp 22 from {ACCOUNT}/sg-9",
+    ]
+    assert describe_rules([]) == []
+
+
+# --- the rollback document and restore ------------------------------------------------------------
+
+
+def remediated() -> Plan:
+    return plan(
+        perm("tcp", 0, 65535, v4=ANY4, description="web"),
+        perm("tcp", 443, 443, v4=["10.0.0.0/8"]),
+        perm("-1", v6=ANY6, pairs=["sg-9"]),
+        params=SSH,
+        allow_cidrs=["10.0.0.0/8"],
+    )
+
+
+def document(p: Plan) -> dict[str, Any]:
+    doc = rollback_document(p, region="eu-west-1", created="2025-06-01T10:00:00Z", state="planned")
+    loaded: dict[str, Any] = json.loads(json.dumps(doc))  # as written to, and read from, a file
+    return loaded
+
+
+def test_rollback_document_round_trip() -> None:
+    p = remediated()
+    doc = document(p)
+    assert {k: doc[k] for k in ("format", "version", "groupId", "region", "created", "state")} == {
+        "format": "portguard-rollback",
+        "version": 1,
+        "groupId": GROUP_ID,
+        "region": "eu-west-1",
+        "created": "2025-06-01T10:00:00Z",
+        "state": "planned",
+    }
+    assert doc["removed"] == [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 0,
+            "ToPort": 65535,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "web"}],
+        },
+        {"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]},
+    ]
+    assert "portguard restore" in doc["restore"]
+    rollback = read_rollback(doc)
+    assert rollback.group_id == GROUP_ID
+    assert rollback.region == "eu-west-1"
+    assert set(rollback.original) == set(p.original)
+    assert set(rollback.added) == set(p.add)
+    assert set(rollback.removed) == set(p.remove)
+    assert len(rollback.original) == len(p.original) == 4
+
+
+def test_rollback_document_without_region() -> None:
+    p = remediated()
+    doc = rollback_document(p, region=None, created="now", state="applying")
+    assert read_rollback(doc).region is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            {"format": "terraform"},
+            "'format' is 'terraform', not 'portguard-rollback'",
+            id="format",
+        ),
+        pytest.param(
+            {"format": None}, "not a portguard rollback document: 'format' is None", id="no-format"
+        ),
+        pytest.param({"version": 2}, "rollback document version 2 is not 1", id="version"),
+        pytest.param({"version": "1"}, "rollback document version '1' is not 1", id="version-text"),
+        pytest.param({"groupId": "i-0123"}, "groupId 'i-0123' is not a group id", id="group-id"),
+        pytest.param({"groupId": None}, "groupId None is not a group id", id="no-group-id"),
+        pytest.param({"region": 7}, "region 7 is not a string", id="region"),
+        pytest.param(
+            {"original": "tcp 22"},
+            "the rollback document's 'original': IpPermissions is not a list: str",
+            id="original-not-a-list",
+        ),
+        pytest.param(
+            {"original": [{"IpProtocol": "tcp", "FromPort": 22}]},
+            "the rollback document's 'original': IpPermissions[0] (tcp) has no integer FromPort",
+            id="original-bad-permission",
+        ),
+        pytest.param(
+            {"added": [{"IpProtocol": "-1", "IpRanges": [{}]}]},
+            "'added': IpPermissions[0].IpRanges has an entry without CidrIp",
+            id="added-bad-entry",
+        ),
+        pytest.param(
+            {"removed": None},
+            "the rollback document's 'removed': IpPermissions is not a list: NoneType",
+            id="removed-missing",
+        ),
+    ],
+)
+def test_read_rollback_names_what_is_wrong(change: dict[str, Any], message: str) -> None:
+    doc = {**document(remediated()), **change}
+    with pytest.raises(RemediationError, match=re.escape(message)):
+        read_rollback(doc)
+
+
+@pytest.mark.parametrize("doc", [[], "portguard-rollback", None, 1])
+def test_read_rollback_refuses_what_is_not_an_object(doc: object) -> None:
+    with pytest.raises(RemediationError, match="the rollback document is not a JSON object"):
+        read_rollback(doc)
+
+
+def test_restore_after_a_remediation_undoes_exactly_it() -> None:
+    p = remediated()
+    current = applied(p)
+    restore = plan_restore(read_rollback(document(p)), current)
+    assert set(restore.add) == set(p.remove)
+    assert keys(restore.remove) == keys(p.add)
+    assert restore.drift == ()
+    # Add, then remove: exactly the original rules, descriptions included.
+    removed = keys(restore.remove)
+    back = [rule for rule in (*current, *restore.add) if rule.key not in removed]
+    assert sorted(back) == sorted(p.original)
+    assert decide_rules(back, SSH).compliance is Compliance.NON_COMPLIANT
+
+
+def test_restore_of_an_untouched_group_changes_nothing() -> None:
+    p = remediated()
+    restore = plan_restore(read_rollback(document(p)), p.original)
+    assert set(restore.add) == set()
+    assert set(restore.remove) == set()
+    assert restore.drift == ()
+
+
+def test_restore_leaves_changes_by_someone_else_alone_and_reports_them() -> None:
+    p = remediated()
+    untouched = r("tcp", 443, 443, "10.0.0.0/8")
+    theirs = r("tcp", 8080, 8080, "198.51.100.7/32")
+    piece_gone = r("tcp", 0, 21, "0.0.0.0/0", "web")
+    readded = r("-1", None, None, "::/0")
+    assert untouched in p.original
+    assert piece_gone in p.add
+    assert readded in p.remove
+    current = [rule for rule in applied(p) if rule not in (untouched, piece_gone)]
+    current += [theirs, readded]
+    restore = plan_restore(read_rollback(document(p)), current)
+    assert set(restore.add) == set(p.remove) - {readded}
+    assert set(restore.remove) == set(p.add) - {piece_gone}
+    assert restore.drift == (
+        "missing since: tcp 443 from 10.0.0.0/8",
+        "added since: tcp 8080 from 198.51.100.7/32",
+    )
+    assert theirs not in restore.remove
+    assert untouched not in restore.add
+    assert restore_lines(restore) == [
+        "+ tcp 0-65535 from 0.0.0.0/0 (web)",
+        "- tcp 23-65535 from 0.0.0.0/0 (web)",
+        "- tcp 0-65535 from 10.0.0.0/8 (portguard: in place of 0.0.0.0/0)",
+        "- icmpv6 (all types) from ::/0",
+        "- tcp 0-21, 23-65535 from ::/0 [2 rules]",
+        "- udp 0-21, 23-65535 from ::/0 [2 rules]",
+        "left as it is, changed by someone else: missing since: tcp 443 from 10.0.0.0/8",
+        "left as it is, changed by someone else: added since: tcp 8080 from 198.51.100.7/32",
+    ]
+
+
+# --- found by review: an allowed source that equals a removed one, ports-less protocols,
+# --- protected sources inside a covering union, the widest span blamed first, rule order
+
+
+def test_allowed_internet_on_a_rule_removed_whole_is_refused() -> None:
+    p = plan(perm("tcp", 22, 22, v4=ANY4), allow_cidrs=["0.0.0.0/0"])
+    assert p.refusal is not None
+    assert p.refusal.startswith("the group would still be open")
+
+
+def test_a_group_with_an_esp_rule_can_be_remediated() -> None:
+    esp = {"IpProtocol": "50", "IpRanges": [{"CidrIp": "203.0.113.5/32"}]}
+    assert rules_of([esp]) == [Rule("50", None, None, IPV4, "203.0.113.5/32")]
+    p = plan_remediation(group(esp, perm("tcp", 22, 22, v4=ANY4)), CIS, today=TODAY)
+    assert set(p.remove) == {r("tcp", 22, 22, "0.0.0.0/0")}
+
+
+def _cover_with_private_range() -> list[str]:
+    """All of IPv4 as CIDRs, 10.0.0.0/8 one of them (as in an "every range" list)."""
+    rest = ipaddress.IPv4Network("0.0.0.0/0").address_exclude(ipaddress.IPv4Network("10.0.0.0/8"))
+    return [*sorted(str(n) for n in rest), "10.0.0.0/8"]
+
+
+def test_a_private_range_in_a_covering_union_is_kept() -> None:
+    p = plan(perm("tcp", 22, 22, v4=_cover_with_private_range()), params=SSH)
+    assert p.refusal is None
+    assert r("tcp", 22, 22, "10.0.0.0/8") not in p.remove
+
+
+def test_a_narrow_cidr_inside_a_half_is_kept() -> None:
+    p = plan(
+        perm("tcp", 22, 22, v4=["0.0.0.0/1", "0.0.0.0/2"]),
+        perm("tcp", 22, 22, v4=["128.0.0.0/1"]),
+        params=SSH,
+    )
+    assert set(p.remove) == {r("tcp", 22, 22, "0.0.0.0/1"), r("tcp", 22, 22, "128.0.0.0/1")}
+
+
+def test_describe_rules_keeps_icmp_rules_in_order() -> None:
+    rules = [r("icmp", 0, -1, "0.0.0.0/0"), r("icmp", 8, -1, "0.0.0.0/0")]
+    assert describe_rules(rules) == [
+        "icmp type 0 code -1 from 0.0.0.0/0",
+        "icmp type 8 code -1 from 0.0.0.0/0",
+    ]
+
+
+def test_narrow_cidrs_in_a_halving_cover_are_kept_and_the_wide_ones_removed() -> None:
+    """0.0.0.0/1, 128.0.0.0/2, 192.0.0.0/3 … 255.255.255.254/32, 255.255.255.255/32: together
+    all of IPv4. The wide ones go; the narrow ones (/16 and longer) stay, and cover nothing."""
+    halves = [str(ipaddress.IPv4Network(((1 << 32) - (1 << (33 - n)), n))) for n in range(1, 33)]
+    cover = [*halves, "255.255.255.255/32"]
+    p = plan(perm("tcp", 22, 22, v4=cover), params=SSH)
+    assert p.refusal is None
+    assert p.after.compliance is Compliance.COMPLIANT
+    # 240.0.0.0/4 onwards is reserved space (private to Python's registry): protected as well.
+    removed = {rule.source for rule in p.remove}
+    assert removed == {"0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/4"}
+    kept = {rule.source for rule in applied(p)}
+    assert {c for c in cover if int(c.split("/")[1]) >= 16} <= kept
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "expected"),
+    [
+        pytest.param("0.0.0.0/0", IPV4, False, id="the-internet"),
+        pytest.param("0.0.0.0/1", IPV4, False, id="half"),
+        pytest.param("1.0.0.0/15", IPV4, False, id="wide-public"),
+        pytest.param("1.0.0.0/16", IPV4, True, id="narrow-16"),
+        pytest.param("203.0.113.5/32", IPV4, True, id="host"),
+        pytest.param("10.0.0.0/8", IPV4, True, id="private"),
+        pytest.param("::/0", IPV6, False, id="ipv6-internet"),
+        pytest.param("2400::/31", IPV6, False, id="ipv6-wide"),
+        pytest.param("2001:db8::/32", IPV6, True, id="ipv6-narrow"),
+        pytest.param("fd00::/8", IPV6, True, id="ipv6-unique-local"),
+        pytest.param("pl-123", PREFIX_LIST, False, id="prefix-list"),
+        pytest.param("not a cidr", IPV4, True, id="not-a-cidr"),
+    ],
+)
+def test_which_sources_are_protected(source: str, kind: str, expected: bool) -> None:
+    assert protected(Rule("tcp", 22, 22, kind, source)) is expected
