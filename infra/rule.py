@@ -13,9 +13,9 @@ Everything here is written for a careful security team:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from aws_cdk import Aws, CfnMapping, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnMapping, CfnResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_config as config
@@ -33,6 +33,8 @@ from constructs import Construct
 from portguard.definition import config_rule_properties
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from infra.settings import Settings
 
 # The Lambda asset root: `lambda/` holds the `portguard` package (and nothing else is shipped).
@@ -61,12 +63,34 @@ TIMEOUT = Duration.minutes(5)
 
 FAILURE_RETENTION = Duration.days(14)  # the longest SQS keeps a message
 
+# Logical ids inside the conformance pack's template (its own namespace, not the stack's).
+PACK_RULE_ID = "PortguardRule"
+PACK_REMEDIATION_ID = "PortguardRemediation"
+
+
+def encrypted_log_group(
+    scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int
+) -> logs.LogGroup:
+    """A log group encrypted with ``key``, kept ``retention_days`` and retained on destroy."""
+    log_group = logs.LogGroup(
+        scope, construct_id, encryption_key=key, removal_policy=RemovalPolicy.RETAIN
+    )
+    # In days, as CloudFormation takes it (the L2's enum names periods, not days); the
+    # settings accept only the periods CloudWatch Logs offers.
+    resource = log_group.node.default_child
+    assert isinstance(resource, logs.CfnLogGroup)  # noqa: S101 - CDK's own type
+    resource.retention_in_days = retention_days
+    return log_group
+
 
 class PortguardRule(Construct):
     """The function that decides, and the Config rule (or conformance pack) that calls it.
 
     Exposes ``function``, ``role``, ``log_group``, ``key``, ``failure_queue``, ``alarm_topic``,
-    ``alarms``, ``invoke_permission``, and either ``rule`` or ``conformance_pack``.
+    ``alarms``, ``invoke_permission``, ``code`` and ``powertools_layer`` (for other functions of
+    the same package), and either ``rule`` or ``conformance_pack``. What Config deploys for the
+    rule (the rule, and a remediation configuration with :meth:`add_remediation`) goes where the
+    rule is: standalone, or inside the conformance pack's template.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
@@ -111,14 +135,9 @@ class PortguardRule(Construct):
             )
         )
 
-        self.log_group = logs.LogGroup(
-            self, "Logs", encryption_key=self.key, removal_policy=RemovalPolicy.RETAIN
+        self.log_group = encrypted_log_group(
+            self, "Logs", key=self.key, retention_days=settings.log_retention_days
         )
-        # In days, as CloudFormation takes it (the L2's enum names periods, not days); the
-        # settings accept only the periods CloudWatch Logs offers.
-        log_group_resource = self.log_group.node.default_child
-        assert isinstance(log_group_resource, logs.CfnLogGroup)  # noqa: S101 - CDK's own type
-        log_group_resource.retention_in_days = settings.log_retention_days
         self.failure_queue = sqs.Queue(
             self,
             "FailedInvocations",
@@ -132,6 +151,10 @@ class PortguardRule(Construct):
         )
         if settings.alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+
+        # One asset and one layer for every function of the package (the rule's, the remediation's).
+        self.code = lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=list(ASSET_EXCLUDE))
+        self.powertools_layer = self._powertools_layer()
 
         self.role = iam.Role(
             self,
@@ -154,8 +177,8 @@ class PortguardRule(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=list(ASSET_EXCLUDE)),
-            layers=[self._powertools_layer()],
+            code=self.code,
+            layers=[self.powertools_layer],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             # The policy above is the whole of it: CDK's own grants would add an inline policy.
@@ -186,21 +209,18 @@ class PortguardRule(Construct):
         rule_properties = config_rule_properties(
             self.function.function_arn, settings.parameters, schedule=settings.schedule
         )
+        # The conformance pack's template: its resources by logical id, rendered by _pack_body().
+        self._pack_resources: dict[str, dict[str, Any]] = {}
         if settings.deploy_as == "conformance-pack":
+            self._pack_resources[PACK_RULE_ID] = {
+                "Type": "AWS::Config::ConfigRule",
+                "Properties": rule_properties,
+            }
             self.conformance_pack = config.CfnConformancePack(
                 self,
                 "ConformancePack",
                 conformance_pack_name=CONFORMANCE_PACK_NAME,
-                template_body=stack.to_json_string(
-                    {
-                        "Resources": {
-                            "PortguardRule": {
-                                "Type": "AWS::Config::ConfigRule",
-                                "Properties": rule_properties,
-                            }
-                        }
-                    }
-                ),
+                template_body=self._pack_body(),
             )
             self.conformance_pack.node.add_dependency(self.invoke_permission)
         else:
@@ -228,6 +248,44 @@ class PortguardRule(Construct):
             )
             self.rule.node.add_dependency(self.invoke_permission)
         self._acknowledge(settings)
+
+    def add_remediation(self, scope: Construct, properties: Mapping[str, Any]) -> CfnResource:
+        """Deploy an ``AWS::Config::RemediationConfiguration`` for the rule, where the rule is.
+
+        Standalone, it is a resource of ``scope`` that waits for the rule. In conformance-pack mode
+        it goes into the pack's template next to the rule (Config accepts no remediation
+        configuration from outside a pack for a rule the pack deploys), and the pack is updated.
+        ``properties`` are the resource's CloudFormation properties, tokens allowed. Returns the
+        resource that deploys it, the remediation configuration or the pack: make it depend on
+        whatever the remediation needs to exist first.
+        """
+        if self.conformance_pack is not None:
+            self._pack_resources[PACK_REMEDIATION_ID] = {
+                "Type": "AWS::Config::RemediationConfiguration",
+                "DependsOn": PACK_RULE_ID,
+                "Properties": dict(properties),
+            }
+            self.conformance_pack.template_body = self._pack_body()
+            return self.conformance_pack
+        assert self.rule is not None  # noqa: S101 - one of the two is always deployed
+        remediation = config.CfnRemediationConfiguration(
+            scope,
+            "RemediationConfiguration",
+            config_rule_name=properties["ConfigRuleName"],
+            target_type=properties["TargetType"],
+            target_id=properties["TargetId"],
+            resource_type=properties.get("ResourceType"),
+            parameters=properties.get("Parameters"),
+            automatic=properties.get("Automatic"),
+            maximum_automatic_attempts=properties.get("MaximumAutomaticAttempts"),
+            retry_attempt_seconds=properties.get("RetryAttemptSeconds"),
+        )
+        remediation.node.add_dependency(self.rule)
+        return remediation
+
+    def _pack_body(self) -> str:
+        """The conformance pack's template (JSON, with this stack's tokens resolved at deploy)."""
+        return Stack.of(self).to_json_string({"Resources": self._pack_resources})
 
     def _powertools_layer(self) -> lambda_.ILayerVersion:
         accounts = CfnMapping(
