@@ -38,7 +38,8 @@ DEPLOY_AS = ("rule", "conformance-pack")
 # The retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)  # fmt: skip
-# Remediation is a later issue: only its default is accepted, so asking for it fails loudly.
+# off: nothing deployed; manual: a Remediate action in the Config console; automatic: Config
+# remediates each non-compliant group itself, with retry limits.
 REMEDIATION = ("off", "manual", "automatic")
 
 SETTING_KEYS = (DEPLOY_AS_KEY, SCHEDULE_KEY, LOG_RETENTION_KEY, ALARM_EMAIL_KEY, CONCURRENCY_KEY,
@@ -84,6 +85,9 @@ class Settings:
     """Reserved concurrent executions for the function; unset, it shares the account's pool."""
     create_recorder: bool = False
     """Also deploy a Config recorder limited to security groups, for an account with none."""
+    remediation: str = "off"
+    """``off``; ``manual`` or ``automatic``: the remediation document and function, and the rule's
+    remediation configuration (a Remediate action, or automatic remediation with retry limits)."""
 
     @classmethod
     def from_context(cls, scope: Construct | Node) -> Settings:
@@ -109,7 +113,6 @@ class Settings:
             raise ContextError(
                 f"{CONTEXT_PREFIX}{error.name}", error.value, error.reason
             ) from error
-        _choice(context, REMEDIATION_KEY, ("off",), planned=REMEDIATION)
         email = context.get(ALARM_EMAIL_KEY)
         if email is not None and not (isinstance(email, str) and _EMAIL.match(email.strip())):
             raise ContextError(ALARM_EMAIL_KEY, email, "expected an email address")
@@ -131,16 +134,11 @@ class Settings:
             alarm_email=email.strip() if isinstance(email, str) else None,
             reserved_concurrency=concurrency,
             create_recorder=_boolean(context, RECORDER_KEY),
+            remediation=_choice(context, REMEDIATION_KEY, REMEDIATION) or "off",
         )
 
 
-def _choice(
-    context: Mapping[str, object],
-    key: str,
-    allowed: tuple[str, ...],
-    *,
-    planned: tuple[str, ...] = (),
-) -> str | None:
+def _choice(context: Mapping[str, object], key: str, allowed: tuple[str, ...]) -> str | None:
     """The allowed value (matched case-insensitively), None when absent."""
     if key not in context:
         return None
@@ -148,11 +146,7 @@ def _choice(
     for option in allowed:
         if isinstance(value, str) and value.strip().lower() == option.lower():
             return option
-    if isinstance(value, str) and value.strip().lower() in planned:
-        reason = f"not supported yet: this version deploys only {key}={allowed[0]!r}"
-    else:
-        reason = f"expected one of {', '.join(allowed)}"
-    raise ContextError(key, value, reason)
+    raise ContextError(key, value, f"expected one of {', '.join(allowed)}")
 
 
 def _integer(context: Mapping[str, object], key: str, default: int | None) -> int | None:

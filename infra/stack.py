@@ -1,4 +1,5 @@
-"""The portguard stack: one unit of deployment holding the rule and its function."""
+"""The portguard stack: one unit of deployment holding the rule, its function and, when asked,
+the remediation that Config runs on non-compliant groups."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import CfnOutput, Stack
 
 from infra.recorder import ConfigRecorder
+from infra.remediation import PortguardRemediation
 from infra.rule import PortguardRule
 
 if TYPE_CHECKING:
@@ -29,6 +31,11 @@ class PortguardStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
 
         self.rule = PortguardRule(self, "Rule", settings=settings)
+        self.remediation: PortguardRemediation | None = None
+        if settings.remediation != "off":
+            self.remediation = PortguardRemediation(
+                self, "Remediation", settings=settings, rule=self.rule
+            )
         self.recorder: ConfigRecorder | None = None
         if settings.create_recorder:
             # Sharing the rule's key: one key encrypts everything portguard keeps.
@@ -57,3 +64,18 @@ class PortguardStack(Stack):
             value=self.rule.function.function_name,
             description="The Lambda function that evaluates security groups",
         )
+        if self.remediation is not None:
+            CfnOutput(
+                self,
+                "RemediationDocumentName",
+                value=self.remediation.document.ref,
+                description="The SSM Automation document Config runs to remediate a group; each "
+                "execution's output is its rollback document, for portguard restore",
+            )
+            CfnOutput(
+                self,
+                "RemediationLogGroupName",
+                value=self.remediation.log_group.log_group_name,
+                description="The remediation function's logs: each group's rollback document, "
+                "written before its first change",
+            )

@@ -51,6 +51,7 @@ DEFAULTS = [
     ("portguard:alarmEmail", "alarm_email", None),
     ("portguard:reservedConcurrency", "reserved_concurrency", None),
     ("portguard:createRecorder", "create_recorder", False),
+    ("portguard:remediation", "remediation", "off"),
 ]
 
 
@@ -69,8 +70,7 @@ def test_cdk_json_holds_the_defaults() -> None:
     )
 
 
-def test_remediation_defaults_to_off() -> None:
-    # No Settings field yet: "off" (the default) is the one value accepted.
+def test_remediation_off_is_the_default() -> None:
     assert settings_from({"portguard:remediation": "off"}) == settings_from({})
 
 
@@ -110,6 +110,11 @@ VALID = [
     ("portguard:createRecorder", False, "create_recorder", False),
     ("portguard:createRecorder", "true", "create_recorder", True),
     ("portguard:createRecorder", "FALSE", "create_recorder", False),
+    ("portguard:remediation", "off", "remediation", "off"),
+    ("portguard:remediation", "manual", "remediation", "manual"),
+    ("portguard:remediation", "automatic", "remediation", "automatic"),
+    ("portguard:remediation", " Manual ", "remediation", "manual"),
+    ("portguard:remediation", "AUTOMATIC", "remediation", "automatic"),
 ]
 
 
@@ -147,9 +152,14 @@ INVALID = [
     ("portguard:reservedConcurrency", 0, r"portguard:reservedConcurrency=0: .*from 1"),
     ("portguard:reservedConcurrency", "x", r"reservedConcurrency='x': expected a whole number"),
     ("portguard:createRecorder", "yes", r"createRecorder='yes': expected true or false"),
-    ("portguard:remediation", "manual", r"portguard:remediation='manual': not supported yet"),
-    ("portguard:remediation", "automatic", r"remediation='automatic': not supported yet"),
-    ("portguard:remediation", "sometimes", r"remediation='sometimes': expected one of off"),
+    (
+        "portguard:remediation",
+        "sometimes",
+        r"^invalid CDK context portguard:remediation='sometimes': "
+        r"expected one of off, manual, automatic$",
+    ),
+    ("portguard:remediation", True, r"portguard:remediation=True: expected one of off, manual"),
+    ("portguard:remediation", "auto", r"portguard:remediation='auto': expected one of off"),
     (
         "portguard:blockedPort",
         "22",
