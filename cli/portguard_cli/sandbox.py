@@ -585,6 +585,44 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+DEMO_GROUP = "split-cidr-ssh"
+DEMO_ALLOWED = "203.0.113.0/24"
+
+
+def demonstrate_remediation(sandbox: Sandbox) -> list[str]:
+    """``portguard remediate`` on one sandbox group (split-cidr-ssh, when the seed has it):
+    applied with an allowed source, then undone with ``restore``; the lines to show."""
+    from portguard.adapters.remediate import remediate, restore  # noqa: PLC0415 - only here
+    from portguard.remediation import read_rollback  # noqa: PLC0415
+
+    group = next((g for g in sandbox.groups if g.name == DEMO_GROUP), None)
+    if group is None:
+        return []
+    applied = remediate(
+        sandbox.ec2,
+        group.group_id,
+        parse_rule_parameters(sandbox.parameters),
+        allow_cidrs=(DEMO_ALLOWED,),
+        apply=True,
+        region=sandbox.region,
+        now=lambda: datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    lines = [
+        f"Closing one of them: portguard remediate {group.group_id} ({group.name}) "
+        f"--allow-cidr {DEMO_ALLOWED} --apply",
+        *(f"  {line}" for line in applied.lines),
+        f"  {applied.message}",
+    ]
+    if applied.document is not None:
+        undone = restore(sandbox.ec2, read_rollback(applied.document), apply=True)
+        lines += [
+            "and undoing it from the rollback file: portguard restore FILE --apply",
+            *(f"  {line}" for line in undone.lines),
+            f"  {undone.message}",
+        ]
+    return lines
+
+
 def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
     """``make run``: the rule on the sandbox account, as AWS Config would show it."""
     out = out or sys.stdout
@@ -594,6 +632,7 @@ def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
             run = evaluate_sandbox(sandbox, log_stream=logs)
             seeded = len(sandbox.groups)
             region, parameters, seed = sandbox.region, sandbox.parameters, sandbox.seed_file
+            remediation = demonstrate_remediation(sandbox)
     except SeedError as error:
         print(f"portguard sandbox: {error}", file=sys.stderr)
         return 2
@@ -629,6 +668,8 @@ def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
             f"{run.invocations} invocations,\n{run.put_evaluations_calls} PutEvaluations calls, "
             f"{lines} structured log lines and EMF metrics (not shown).\n"
         )
+    if remediation:
+        write("\n" + "\n".join(remediation) + "\n")
     write(
         "\nGo further:\n"
         "  why each group is there   examples/sandbox.json\n"
@@ -637,6 +678,7 @@ def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
         "  your files, offline       .venv/bin/portguard evaluate groups.json\n"
         "                            (groups.json: aws ec2 describe-security-groups output)\n"
         "  your account, live        .venv/bin/portguard scan --region eu-west-1\n"
+        "  close a group's ports     .venv/bin/portguard remediate sg-… --region eu-west-1\n"
         "  deploy the rule           README.md\n"
     )
     return 1 if disagree or run.errors else 0

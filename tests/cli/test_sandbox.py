@@ -297,6 +297,14 @@ def test_make_run_prints_a_row_per_group_and_exits_0(capsys: pytest.CaptureFixtu
     assert "portguard evaluate" in out
     assert "portguard scan" in out
     assert "README" in out
+    # The remediation shown on split-cidr-ssh: both halves go, the allowed source comes, undone.
+    demo = out[out.index("Closing one of them") :]
+    assert (
+        "  - tcp 22 from 0.0.0.0/1 (lower half)\n  - tcp 22 from 128.0.0.0/1 (upper half)\n" in demo
+    )
+    assert "  + tcp 22 from 203.0.113.0/24" in demo
+    assert "is now COMPLIANT" in demo
+    assert "has the rules the remediation changed back" in demo
     assert not any(line.startswith("{") for line in out.splitlines())  # no log line, no EMF
     assert aws_environment() == before
     assert handler.logger.registered_handler.stream is log_stream  # type: ignore[attr-defined]
