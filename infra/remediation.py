@@ -28,7 +28,13 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.rule import RUNTIME, encrypted_log_group
-from portguard.definition import RESOURCE_TYPES, RULE_NAME
+from portguard.definition import (
+    GROUP_ID_PATTERN,
+    REMEDIATION_PARAMETERS_VARIABLE,
+    RESOURCE_TYPES,
+    RULE_NAME,
+)
+from portguard.remediation import RULES_QUOTA_CODE
 
 if TYPE_CHECKING:
     from aws_cdk import CfnResource
@@ -38,9 +44,6 @@ if TYPE_CHECKING:
 
 HANDLER = "portguard.remediation_handler.lambda_handler"
 SERVICE_NAME = "portguard-remediation"
-PARAMETERS_VARIABLE = "PORTGUARD_RULE_PARAMETERS"
-"""The rule's InputParameters (a JSON object of strings): the function closes the ports the rule
-flags, with the same protocol and IP type, exemptions and prefix-list resolution."""
 
 # One group per invocation: a few Describe calls, the quota, and a handful of Authorize/Revoke
 # calls take seconds; a minute leaves room for the SDK's backoff when EC2 throttles. The
@@ -49,15 +52,11 @@ MEMORY_MB = 256
 TIMEOUT = Duration.minutes(1)
 STEP_TIMEOUT_SECONDS = 120
 
-# "Inbound or outbound rules per security group" (Service Quotas, service code vpc): the function
-# reads the account's value to refuse a plan that would not fit.
-RULES_PER_GROUP_QUOTA = ("vpc", "L-0EA8095F")
 
 # The document's steps, and what its parameters accept.
 INVOKE_STEP = "RemediateSecurityGroup"
 CHECK_STEP = "CheckFunctionError"
 FAIL_STEP = "FailOnFunctionError"
-GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 # The runtime AWS recommends for aws:executeScript (3.6 to 3.8 are retired); the script only
 # raises, so it needs no permission.
@@ -238,7 +237,9 @@ class PortguardRemediation(Construct):
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "LOG_LEVEL": "INFO",
-                PARAMETERS_VARIABLE: json.dumps(settings.parameters.as_input_parameters()),
+                REMEDIATION_PARAMETERS_VARIABLE: json.dumps(
+                    settings.parameters.as_input_parameters()
+                ),
             },
         )
         self.function.node.add_dependency(self.policy)
@@ -287,7 +288,6 @@ class PortguardRemediation(Construct):
 
     def _statements(self, stack: Stack) -> list[iam.PolicyStatement]:
         """Each action the remediation handler calls, on the narrowest resource IAM allows."""
-        service, quota = RULES_PER_GROUP_QUOTA
         return [
             iam.PolicyStatement(
                 sid="ReadSecurityGroups",
@@ -310,10 +310,12 @@ class PortguardRemediation(Construct):
             ),
             iam.PolicyStatement(
                 sid="ReadRulesPerGroupQuota",
+                # "Inbound or outbound rules per security group": a plan that would not fit
+                # is refused. This one quota only.
                 actions=["servicequotas:GetServiceQuota"],
                 resources=[
                     f"arn:{stack.partition}:servicequotas:{stack.region}:{stack.account}:"
-                    f"{service}/{quota}"
+                    f"vpc/{RULES_QUOTA_CODE}"
                 ],
             ),
             iam.PolicyStatement(

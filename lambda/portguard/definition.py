@@ -21,6 +21,12 @@ SCHEDULES = ("One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour
 """Config's MaximumExecutionFrequency values, for the periodic sweep."""
 DEFAULT_SCHEDULE = "TwentyFour_Hours"
 
+REMEDIATION_PARAMETERS_VARIABLE = "PORTGUARD_RULE_PARAMETERS"
+"""The remediation function's environment variable holding the rule's InputParameters (JSON), so
+that it closes exactly the ports the deployed rule flags."""
+GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
+"""A security group id, as the remediation document and function accept it."""
+
 
 def source_details(schedule: str = DEFAULT_SCHEDULE) -> list[dict[str, str]]:
     """Config's triggers: every change, oversized changes, and the periodic sweep."""

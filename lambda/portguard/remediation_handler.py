@@ -26,6 +26,7 @@ from aws_lambda_powertools import Logger
 
 from portguard.adapters import client_config
 from portguard.adapters.remediate import APPLIED, COMPLIANT, read_quota, remediate
+from portguard.definition import GROUP_ID_PATTERN, REMEDIATION_PARAMETERS_VARIABLE
 from portguard.errors import InvalidEventError
 from portguard.parameters import parse_rule_parameters
 from portguard.remediation import RemediationError
@@ -37,8 +38,7 @@ if TYPE_CHECKING:
 
     from portguard.parameters import RuleParameters
 
-PARAMETERS_VARIABLE = "PORTGUARD_RULE_PARAMETERS"
-_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+_GROUP_ID = re.compile(GROUP_ID_PATTERN)
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "portguard-remediation"))
 CLIENT_CONFIG = client_config("remediation")
@@ -46,13 +46,15 @@ CLIENT_CONFIG = client_config("remediation")
 
 def rule_parameters(environ: dict[str, str] | os._Environ[str] = os.environ) -> RuleParameters:
     """The rule's parameters, as deployed beside the rule (empty: the rule's defaults)."""
-    text = environ.get(PARAMETERS_VARIABLE, "") or "{}"
+    text = environ.get(REMEDIATION_PARAMETERS_VARIABLE, "") or "{}"
     try:
         raw = json.loads(text)
     except ValueError as error:
-        raise InvalidEventError(f"{PARAMETERS_VARIABLE} is not JSON: {error}") from error
+        raise InvalidEventError(
+            f"{REMEDIATION_PARAMETERS_VARIABLE} is not JSON: {error}"
+        ) from error
     if not isinstance(raw, dict):
-        raise InvalidEventError(f"{PARAMETERS_VARIABLE} is not a JSON object")
+        raise InvalidEventError(f"{REMEDIATION_PARAMETERS_VARIABLE} is not a JSON object")
     return parse_rule_parameters(raw)
 
 
