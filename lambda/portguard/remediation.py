@@ -280,9 +280,9 @@ def plan_remediation(
                     f"offending; every other IP protocol (GRE, ESP, SCTP …) from {rule.source} "
                     "is no longer allowed"
                 )
-        verdict = decide(current.values())
         if not carved:
             break  # nothing named can be removed: the refusal below says what stays open
+        verdict = decide(current.values())
 
     carved_away = [rule for key, rule in originals.items() if key not in current]
     for rule in _allowed(carved_away, parse_allowed_cidrs(allow_cidrs)):
