@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from infra.rule import RUNTIME, encrypted_log_group
+from infra.rule import encrypted_log_group, package_function
 from portguard.definition import (
     GROUP_ID_PATTERN,
     REMEDIATION_PARAMETERS_VARIABLE,
@@ -207,32 +206,17 @@ class PortguardRemediation(Construct):
         self.log_group = encrypted_log_group(
             self, "Logs", key=rule.key, retention_days=settings.log_retention_days
         )
-        self.role = iam.Role(
+        self.function, self.role, self.policy = package_function(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="portguard's remediation function: closes a group's high-risk ports",
-        )
-        self.policy = iam.ManagedPolicy(
-            self,
-            "Policy",
-            description="Exactly what portguard's remediation handler calls",
-            roles=[self.role],
+            role_description="portguard's remediation function: closes a group's high-risk ports",
+            policy_description="Exactly what portguard's remediation handler calls",
             statements=self._statements(stack),
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
             description="portguard: closes a security group's high-risk ports to the internet",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=rule.code,
             layers=[rule.powertools_layer],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
-            # The policy above is the whole of it: CDK's own grants would add an inline policy.
-            role=self.role.without_policy_updates(),
             log_group=self.log_group,
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
@@ -242,7 +226,6 @@ class PortguardRemediation(Construct):
                 ),
             },
         )
-        self.function.node.add_dependency(self.policy)
 
         self.document = ssm.CfnDocument(
             self,

@@ -83,6 +83,41 @@ def encrypted_log_group(
     return log_group
 
 
+def package_function(
+    scope: Construct,
+    *,
+    role_description: str,
+    policy_description: str,
+    statements: list[iam.PolicyStatement],
+    **function_props: Any,
+) -> tuple[lambda_.Function, iam.Role, iam.ManagedPolicy]:
+    """A function of the ``portguard`` package (``Function`` in ``scope``) with its own role
+    (``Role``): assumed by Lambda, carrying one customer-managed policy (``Policy``) of
+    ``statements`` and nothing else: no AWS managed policy, and no inline policy, since CDK's
+    own grants are refused. The function waits for its policy. ``function_props`` go to
+    :class:`aws_lambda.Function` with the runtime and architecture every portguard function has.
+    """
+    role = iam.Role(
+        scope,
+        "Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=role_description,
+    )
+    policy = iam.ManagedPolicy(
+        scope, "Policy", description=policy_description, roles=[role], statements=statements
+    )
+    function = lambda_.Function(
+        scope,
+        "Function",
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        role=role.without_policy_updates(),
+        **function_props,
+    )
+    function.node.add_dependency(policy)
+    return function, role, policy
+
+
 class PortguardRule(Construct):
     """The function that decides, and the Config rule (or conformance pack) that calls it.
 
@@ -156,33 +191,17 @@ class PortguardRule(Construct):
         self.code = lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=list(ASSET_EXCLUDE))
         self.powertools_layer = self._powertools_layer()
 
-        self.role = iam.Role(
+        self.function, self.role, self.policy = package_function(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="portguard's function: reads security groups, reports to AWS Config",
-        )
-        self.policy = iam.ManagedPolicy(
-            self,
-            "Policy",
-            description="Exactly what portguard's handler calls",
-            roles=[self.role],
+            role_description="portguard's function: reads security groups, reports to AWS Config",
+            policy_description="Exactly what portguard's handler calls",
             statements=self._statements(stack),
-        )
-
-        self.function = lambda_.Function(
-            self,
-            "Function",
             description="portguard: flags security groups open to the internet on high-risk ports",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=self.code,
             layers=[self.powertools_layer],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
-            # The policy above is the whole of it: CDK's own grants would add an inline policy.
-            role=self.role.without_policy_updates(),
             log_group=self.log_group,
             reserved_concurrent_executions=settings.reserved_concurrency,
             on_failure=destinations.SqsDestination(self.failure_queue),
@@ -192,7 +211,6 @@ class PortguardRule(Construct):
                 "LOG_LEVEL": "INFO",
             },
         )
-        self.function.node.add_dependency(self.policy)
 
         self.invoke_permission = lambda_.CfnPermission(
             self,
