@@ -26,7 +26,12 @@ from aws_cdk import aws_ssm as ssm
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from infra.rule import encrypted_log_group, package_function
+from infra.rule import (
+    PREFIX_LISTS_ACKNOWLEDGEMENT,
+    encrypted_log_group,
+    package_function,
+    read_prefix_lists,
+)
 from portguard.definition import (
     GROUP_ID_PATTERN,
     REMEDIATION_PARAMETERS_VARIABLE,
@@ -285,12 +290,7 @@ class PortguardRemediation(Construct):
                     f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}:security-group/*"
                 ],
             ),
-            iam.PolicyStatement(
-                sid="ReadPrefixLists",
-                actions=["ec2:GetManagedPrefixListEntries"],
-                # Any owner: AWS-managed lists (owner "AWS") and lists shared through RAM.
-                resources=[f"arn:{stack.partition}:ec2:{stack.region}:*:prefix-list/*"],
-            ),
+            read_prefix_lists(stack),
             iam.PolicyStatement(
                 sid="ReadRulesPerGroupQuota",
                 # "Inbound or outbound rules per security group": a plan that would not fit
@@ -333,15 +333,7 @@ class PortguardRemediation(Construct):
                         "and region, and to adding and removing ingress rules."
                     ),
                 ),
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    applies_to=["Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:*:prefix-list/*"],
-                    reason=(
-                        "Security groups reference prefix lists owned by AWS (account 'AWS') or "
-                        "shared from other accounts, so the owner cannot be named; the action "
-                        "only reads list entries, in this region."
-                    ),
-                ),
+                PREFIX_LISTS_ACKNOWLEDGEMENT,
             ],
         )
         NagSuppressions.add_resource_suppressions(

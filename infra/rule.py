@@ -68,6 +68,29 @@ PACK_RULE_ID = "PortguardRule"
 PACK_REMEDIATION_ID = "PortguardRemediation"
 
 
+def read_prefix_lists(stack: Stack) -> iam.PolicyStatement:
+    """``ec2:GetManagedPrefixListEntries`` in the stack's region, for every function that decides
+    (the rule's and the remediation's): the decision resolves prefix lists."""
+    return iam.PolicyStatement(
+        sid="ReadPrefixLists",
+        actions=["ec2:GetManagedPrefixListEntries"],
+        # Any owner: AWS-managed lists (owner "AWS") and lists shared through RAM.
+        resources=[f"arn:{stack.partition}:ec2:{stack.region}:*:prefix-list/*"],
+    )
+
+
+PREFIX_LISTS_ACKNOWLEDGEMENT = NagPackSuppression(
+    id="AwsSolutions-IAM5",
+    applies_to=["Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:*:prefix-list/*"],
+    reason=(
+        "Security groups reference prefix lists owned by AWS (account 'AWS') or shared from "
+        "other accounts, so the owner cannot be named; the action only reads list entries, in "
+        "this region."
+    ),
+)
+"""cdk-nag's acknowledgement of :func:`read_prefix_lists`' wildcard."""
+
+
 def encrypted_log_group(
     scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int
 ) -> logs.LogGroup:
@@ -339,12 +362,7 @@ class PortguardRule(Construct):
                 actions=["ec2:DescribeSecurityGroups"],
                 resources=["*"],
             ),
-            iam.PolicyStatement(
-                sid="ReadPrefixLists",
-                actions=["ec2:GetManagedPrefixListEntries"],
-                # Any owner: AWS-managed lists (owner "AWS") and lists shared through RAM.
-                resources=[f"arn:{stack.partition}:ec2:{stack.region}:*:prefix-list/*"],
-            ),
+            read_prefix_lists(stack),
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -410,15 +428,7 @@ class PortguardRule(Construct):
                         "accepts only '*' for them."
                     ),
                 ),
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    applies_to=["Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:*:prefix-list/*"],
-                    reason=(
-                        "Security groups reference prefix lists owned by AWS (account 'AWS') or "
-                        "shared from other accounts, so the owner cannot be named; the action "
-                        "only reads list entries, in this region."
-                    ),
-                ),
+                PREFIX_LISTS_ACKNOWLEDGEMENT,
             ],
         )
         function_acks = [
