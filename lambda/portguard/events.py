@@ -23,6 +23,9 @@ class MessageType(StrEnum):
     SCHEDULED = "ScheduledNotification"
 
 
+_MESSAGE_TYPES = {m.value: m for m in MessageType}
+
+
 class Invocation(NamedTuple):
     """Everything the handler needs from one event, already validated."""
 
@@ -60,13 +63,12 @@ def parse_event(event: object) -> Invocation:
         raise InvalidEventError(f"the event is not an object: {type(event).__name__}")
     invoking = _json_object(event, "invokingEvent", required=True)
     raw_type = invoking.get("messageType")
-    try:
-        message_type = MessageType(str(raw_type))
-    except ValueError:
+    message_type = _MESSAGE_TYPES.get(raw_type) if type(raw_type) is str else None
+    if message_type is None:
         known = ", ".join(m.value for m in MessageType)
         raise InvalidEventError(
             f"invokingEvent.messageType {raw_type!r} is not one portguard handles ({known})"
-        ) from None
+        )
     if message_type is not MessageType.SCHEDULED:
         key = (
             "configurationItem"
@@ -89,12 +91,12 @@ def parse_event(event: object) -> Invocation:
     rule_name = event.get("configRuleName")
     left = event.get("eventLeftScope")
     return Invocation(
-        message_type=message_type,
-        invoking_event=invoking,
-        parameters=parameters,
-        result_token=token,
-        rule_name=rule_name if isinstance(rule_name, str) else None,
-        event_left_scope=left is True or (isinstance(left, str) and left.lower() == "true"),
+        message_type,
+        invoking,
+        parameters,
+        token,
+        rule_name if isinstance(rule_name, str) else None,
+        left is True or (isinstance(left, str) and left.lower() == "true"),
     )
 
 

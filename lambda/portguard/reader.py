@@ -130,11 +130,11 @@ def parse_configuration_item(item: Mapping[str, Any]) -> ConfigItem:
             configuration, _CONFIG, default_id=resource_id, item_tags=item.get("tags")
         )
     return ConfigItem(
-        resource_type=resource_type,
-        resource_id=resource_id,
-        status=status if isinstance(status, str) else None,
-        capture_time=capture_time,
-        group=group,
+        resource_type,
+        resource_id,
+        status if isinstance(status, str) else None,
+        capture_time,
+        group,
     )
 
 
@@ -157,19 +157,20 @@ def _read_group(
             warnings.append(f"skipped an ingress permission that is not an object: {raw!r}")
     group_id = conf.get(keys.group_id)
     return SecurityGroup(
-        group_id=group_id if isinstance(group_id, str) and group_id else default_id,
-        group_name=_str_or_none(conf.get(keys.group_name)),
-        vpc_id=_str_or_none(conf.get(keys.vpc_id)),
-        permissions=tuple(permissions),
-        tags=_read_tags(item_tags, conf.get(keys.tags), keys),
-        warnings=tuple(warnings),
+        group_id if isinstance(group_id, str) and group_id else default_id,
+        _str_or_none(conf.get(keys.group_name)),
+        _str_or_none(conf.get(keys.vpc_id)),
+        tuple(permissions),
+        _read_tags(item_tags, conf.get(keys.tags), keys),
+        tuple(warnings),
     )
 
 
 def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -> Permission:
     # This runs for every permission of every item: the usual shapes (a lower-case protocol
     # string, int ports, dicts and strings) take the first branch; the rest the general one.
-    proto_raw = raw.get(keys.protocol)
+    get = raw.get
+    proto_raw = get(keys.protocol)
     protocol = _PROTOCOLS.get(proto_raw) if type(proto_raw) is str else None
     if protocol is None:
         protocol = _normalize_protocol(proto_raw)
@@ -178,24 +179,34 @@ def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -
             protocol = ""
     ports = None
     if protocol in _WITH_PORTS:
-        low, high = raw.get(keys.from_port), raw.get(keys.to_port)
+        low, high = get(keys.from_port), get(keys.to_port)
         if type(low) is int and type(high) is int and 0 <= low <= high <= 65535:
             ports = (low, high)
         else:
             ports = _read_ports(low, high, warnings)
-    ipv4 = _cidrs(raw.get(keys.ipv4), keys.ipv4_cidr)
-    if keys.legacy is not None:
-        legacy = _cidrs(raw.get(keys.legacy), keys.ipv4_cidr)
-        if legacy:
-            ipv4 += legacy
-    return Permission(
-        protocol,
-        ports,
-        # ipv4Ranges and the legacy ipRanges usually repeat each other: keep each CIDR once.
-        tuple(dict.fromkeys(ipv4)) if len(ipv4) > 1 else tuple(ipv4),
-        _unique(_cidrs(raw.get(keys.ipv6), keys.ipv6_cidr)),
-        _unique(_cidrs(raw.get(keys.prefix_lists), keys.prefix_id)),
+    # Source lists are usually empty, so each is looked at before a call is made to read it.
+    ipv4 = _cidrs(value, keys.ipv4_cidr) if (value := get(keys.ipv4)) else []
+    if keys.legacy is not None and (legacy := get(keys.legacy)) and legacy != ipv4:
+        # Config repeats ipv4Ranges in the legacy ipRanges (as strings): read it only when it
+        # says something else.
+        ipv4 += _cidrs(legacy, keys.ipv4_cidr)
+    ipv6 = _cidrs(value, keys.ipv6_cidr) if (value := get(keys.ipv6)) else []
+    lists = _cidrs(value, keys.prefix_id) if (value := get(keys.prefix_lists)) else []
+    return _new_permission(
+        (
+            protocol,
+            ports,
+            # Each source once, in the order first written.
+            tuple(dict.fromkeys(ipv4)) if len(ipv4) > 1 else tuple(ipv4),
+            tuple(dict.fromkeys(ipv6)) if len(ipv6) > 1 else tuple(ipv6),
+            tuple(dict.fromkeys(lists)) if len(lists) > 1 else tuple(lists),
+        )
     )
+
+
+def _new_permission(fields: tuple[Any, ...]) -> Permission:
+    """``Permission(*fields)`` at half the cost: the named tuple's own ``__new__`` is Python."""
+    return tuple.__new__(Permission, fields)
 
 
 def _cidrs(value: object, key: str) -> list[str]:
@@ -205,14 +216,17 @@ def _cidrs(value: object, key: str) -> list[str]:
     out = []
     for entry in value:
         # Legacy ipRanges hold plain strings; the other lists hold objects.
-        text = entry if type(entry) is str else entry.get(key) if is_object(entry) else None
+        if type(entry) is dict:
+            text = entry.get(key)
+        elif type(entry) is str:
+            text = entry
+        elif isinstance(entry, Mapping):
+            text = entry.get(key)
+        else:
+            continue
         if type(text) is str and text:
             out.append(text)  # stripped, if need be, when parsed (once per distinct string)
     return out
-
-
-def _unique(values: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(values)) if len(values) > 1 else tuple(values)
 
 
 def _normalize_protocol(value: object) -> str | None:
