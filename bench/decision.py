@@ -23,9 +23,9 @@ TODAY = date(2026, 11, 21)
 def clear_caches() -> None:
     """Empty the core's memo caches (``functools`` caches, such as the parsed CIDRs), as in a
     new container."""
-    from portguard import decision, reader
+    from portguard import annotation, decision, reader
 
-    for module in (decision, reader):
+    for module in (annotation, decision, reader):
         for value in list(vars(module).values()):
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()

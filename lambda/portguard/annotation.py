@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,14 @@ def render(lead: str, exposures: Sequence[Exposure], notes: Sequence[str] = ()) 
     >>> render("Open to the internet", [Exposure("tcp", (22, 22), ("0.0.0.0/0",))])
     'Open to the internet from 0.0.0.0/0: tcp/22'
     """
-    ordered = sorted(exposures, key=_order)
+    return _render(lead, tuple(exposures), tuple(notes))
+
+
+@lru_cache(maxsize=1024)
+def _render(lead: str, exposures: tuple[Exposure, ...], notes: tuple[str, ...]) -> str:
+    """:func:`render`, cached: the same few texts recur group after group (``0.0.0.0/0`` on 22,
+    a ``-1`` rule's forty port ranges), and a long one costs as much as reading a group."""
+    ordered = sorted(exposures)  # by protocol and ports (no two exposures share both)
     items = _merged_items(ordered)
     sources = list(dict.fromkeys(s for e in ordered for s in e.sources))
     for prefix in (_notes(notes), ""):
@@ -77,15 +85,19 @@ _order = attrgetter("protocol", "ports")
 
 def _fitting(items: list[str], room: int) -> int:
     """How many of ``items`` fit in ``room`` characters, with ``, and N more`` when not all."""
-    fitting, length = 0, -2
-    for count, item in enumerate(items, 1):
-        length += len(item) + 2  # ", " before each item but the first
-        if length > room:
+    count, length = 0, -2  # no ", " before the first item
+    for item in items:
+        if length + len(item) + 2 > room:
             break
-        more = len(items) - count
-        if not more or length + len(f", and {more} more") <= room:
-            fitting = count
-    return fitting
+        length += len(item) + 2
+        count += 1
+    else:
+        return count  # all of them: no "and N more"
+    # Make room for ", and N more" (11 characters and N's digits), one item at a time.
+    while count and length + 11 + len(str(len(items) - count)) > room:
+        count -= 1
+        length -= len(items[count]) + 2
+    return count
 
 
 def _notes(notes: Sequence[str]) -> str:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from portguard.annotation import cut_at_word, port_items, render
 from portguard.errors import InvalidParameterError, PrefixListUnavailableError
-from portguard.model import ALL_PROTOCOLS, ConfigItem, Permission, SecurityGroup
+from portguard.model import ALL_PROTOCOLS, ConfigItem, SecurityGroup
 from portguard.parameters import RuleParameters, parse_ports
 from portguard.ports import MAX_PORT, PortSet
 
@@ -99,7 +99,7 @@ def evaluate_group(
     exposures = _exposures(group, parameters, resolve_prefix_list, warnings)
     exemption = _read_exemption(group, parameters, today)
 
-    open_now: list[Exposure] = exposures
+    open_now: Sequence[Exposure] = exposures
     excused: list[Exposure] = []
     if exemption.ports is not None:
         open_now = []
@@ -109,12 +109,15 @@ def evaluate_group(
             open_now.extend(_split(exposure, ports.difference(exemption.ports).ranges))
 
     if open_now:
-        notes = [exemption.note] if exemption.note and exemption.ports is None else []
+        notes: tuple[str, ...] = ()
         if excused:
             ranges = len(port_items(excused))
-            notes = [f"{ranges} port range{'s' if ranges > 1 else ''} exempted {exemption.note}"]
+            notes = (f"{ranges} port range{'s' if ranges > 1 else ''} exempted {exemption.note}",)
+        elif exemption.note and exemption.ports is None:
+            notes = (exemption.note,)
+        open_now = tuple(open_now)
         annotation = render("Open to the internet", open_now, notes)
-        return Verdict(Compliance.NON_COMPLIANT, annotation, tuple(open_now), tuple(excused),
+        return Verdict(Compliance.NON_COMPLIANT, annotation, open_now, tuple(excused),
                        tuple(warnings))  # fmt: skip
     if excused:
         annotation = render(f"Exempted {exemption.note}, open to the internet", excused)
@@ -132,44 +135,52 @@ def _split(exposure: Exposure, ranges: Sequence[tuple[int, int]]) -> list[Exposu
 
 Key = tuple[int, int, str]
 """A source's sort key and label: (kind, first address, label); kinds order the annotation."""
-Source = tuple[int, int, int, Key]
-"""(family, first address, last address, key)."""
+Source = tuple[int, int, int, Key, int]
+"""(family, first address, last address, key, ends): ``ends`` has bit 1 when the source holds
+its space's first address and bit 2 when it holds the last, so 3 is the whole space."""
+
+
+def _make_source(family: int, first: int, last: int, key: Key) -> Source:
+    return (family, first, last, key, (first == 0) | ((last == _SPACE_END[family]) << 1))
 
 
 @lru_cache(maxsize=8192)
-def _parse_cidr(text: str) -> tuple[int, int, int, str] | None:
-    """Lenient: host bits allowed (``1.2.3.4/0`` is all of IPv4), any IPv6 spelling."""
+def _parse_cidr(text: str) -> Source | None:
+    """A CIDR as a source labelled by itself; ``None`` when it is not one. Lenient: host bits
+    allowed (``1.2.3.4/0`` is all of IPv4), any IPv6 spelling. Cached: a warm container meets
+    the same few CIDRs in group after group."""
     try:
         net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         return None
-    return net.version, int(net.network_address), int(net.broadcast_address), str(net)
+    family, first = net.version, int(net.network_address)
+    return _make_source(family, first, int(net.broadcast_address), (family, first, str(net)))
 
 
-def _sources(
-    permission: Permission,
-    parameters: RuleParameters,
-    resolve: PrefixListResolver | None,
-    resolved: dict[str, list[Source]],
-    warnings: list[str],
-) -> list[Source]:
-    out: list[Source] = []
-    for text in permission.ipv4 + permission.ipv6:
-        parsed = _parse_cidr(text)
-        if parsed is None:
+def _cidr_sources(texts: tuple[str, ...], warnings: list[str]) -> list[Source]:
+    out = []
+    for text in texts:
+        source = _parse_cidr(text)
+        if source is None:
             warnings.append(f"skipped source {text!r}: not a CIDR")
-            continue
-        family, first, last, label = parsed
-        out.append((family, first, last, (family, first, label)))
-    if parameters.resolve_prefix_lists:
-        for list_id in permission.prefix_lists:
-            if list_id not in resolved:
-                resolved[list_id] = _prefix_list_sources(list_id, resolve, warnings)
-            out.extend(resolved[list_id])
+        else:
+            out.append(source)
     return out
 
 
 def _prefix_list_sources(
+    list_id: str,
+    resolve: PrefixListResolver | None,
+    resolved: dict[str, list[Source]],
+    warnings: list[str],
+) -> list[Source]:
+    """A prefix list's entries, each labelled by the list; read once per group (``resolved``)."""
+    if list_id not in resolved:
+        resolved[list_id] = _read_prefix_list(list_id, resolve, warnings)
+    return resolved[list_id]
+
+
+def _read_prefix_list(
     list_id: str, resolve: PrefixListResolver | None, warnings: list[str]
 ) -> list[Source]:
     try:
@@ -181,7 +192,7 @@ def _prefix_list_sources(
         warnings.append(f"{exc}; counted as the whole internet")
         reason = cut_at_word(exc.reason, _MAX_REASON)
         key = (_UNREADABLE_ORDER, 0, f"{list_id} (unreadable: {reason})")
-        return [(4, 0, _SPACE_END[4], key), (6, 0, _SPACE_END[6], key)]
+        return [_make_source(4, 0, _SPACE_END[4], key), _make_source(6, 0, _SPACE_END[6], key)]
     out: list[Source] = []
     key = (_PREFIX_LIST_ORDER, 0, list_id)
     for text in cidrs:
@@ -189,7 +200,7 @@ def _prefix_list_sources(
         if parsed is None:
             warnings.append(f"skipped entry {text!r} of prefix list {list_id}: not a CIDR")
             continue
-        out.append((parsed[0], parsed[1], parsed[2], key))
+        out.append(_make_source(parsed[0], parsed[1], parsed[2], key))
     return out
 
 
@@ -214,6 +225,8 @@ def _exposures(
         parameters.families,
     )
     relevant, ends = _relevant(group, parameters, resolve, warnings)
+    if not relevant:
+        return []
     opened: dict[str, list[tuple[int, int, list[Key]]]] = {p: [] for p in protocols}
     for opens, low, high, whole, _ in relevant:
         if whole:
@@ -241,33 +254,38 @@ def _relevant(
     warnings: list[str],
 ) -> tuple[list[_Relevant], dict[int, int]]:
     """Each permission that could open a blocked port, read once for both protocols; and per
-    family, of the partial sources: bit 1, one holds the space's first address; bit 2, its last."""
+    family, the ``ends`` bits of its partial sources taken together.
+
+    This runs for every permission of every group, so it is written for speed: one loop over
+    the sources, each parsed once per container (:func:`_parse_cidr`)."""
     blocked, protocols = parameters.blocked_ports, parameters.protocols
-    resolved: dict[str, list[Source]] = {}
     relevant: list[_Relevant] = []
     ends = dict.fromkeys(parameters.families, 0)
-    for permission in group.permissions:
-        if permission.protocol == ALL_PROTOCOLS:
+    resolved: dict[str, list[Source]] = {}
+    for protocol, ports, ipv4, ipv6, prefix_lists in group.permissions:
+        if protocol == ALL_PROTOCOLS:
             low, high, opens = 0, MAX_PORT, protocols
-        elif permission.ports is not None and permission.protocol in protocols:
-            (low, high), opens = permission.ports, (permission.protocol,)
+        elif ports is not None and protocol in protocols:
+            (low, high), opens = ports, (protocol,)
         else:
-            continue
-        if not (permission.ipv4 or permission.ipv6 or permission.prefix_lists):
             continue
         if not blocked.overlaps(low, high):
             continue
+        sources = _cidr_sources(ipv4 + ipv6 if ipv6 else ipv4, warnings)
+        if prefix_lists and parameters.resolve_prefix_lists:
+            for list_id in prefix_lists:
+                sources += _prefix_list_sources(list_id, resolve, resolved, warnings)
         whole: list[Key] = []
         partial: list[Source] = []
-        for source in _sources(permission, parameters, resolve, resolved, warnings):
-            family, first, last, key = source
+        for source in sources:
+            family, _, _, key, edges = source
             if family not in ends:
                 continue
-            if first == 0 and last == _SPACE_END[family]:
+            if edges == 3:
                 whole.append(key)
             else:
                 partial.append(source)
-                ends[family] |= (first == 0) | ((last == _SPACE_END[family]) << 1)
+                ends[family] |= edges
         if whole or partial:
             relevant.append((opens, low, high, whole, partial))
     return relevant, ends
@@ -302,7 +320,7 @@ def _pooled_covers(
 
 def _blocked_exposures(
     protocol: str, opened: list[tuple[int, int, list[Key]]], blocked: PortSet
-) -> list[Exposure]:
+) -> Sequence[Exposure]:
     """The blocked ports inside the opened intervals (which may overlap), each named with the
     keys of every interval that opens it; consecutive ports with the same sources merged."""
     merged: list[tuple[int, int, tuple[str, ...]]] = []
@@ -322,11 +340,20 @@ def _blocked_exposures(
                 merged[-1] = (merged[-1][0], stop - 1, labels)
             else:
                 merged.append((start, stop - 1, labels))
-    return [
-        Exposure(protocol, ports, labels)
-        for low, high, labels in merged
-        for ports in blocked.intersect_range(low, high)
-    ]
+    if len(merged) == 1:
+        return _stretch_exposures(protocol, *merged[0], blocked)
+    return [e for low, high, labels in merged
+            for e in _stretch_exposures(protocol, low, high, labels, blocked)]  # fmt: skip
+
+
+@lru_cache(maxsize=1024)
+def _stretch_exposures(
+    protocol: str, low: int, high: int, labels: tuple[str, ...], blocked: PortSet
+) -> tuple[Exposure, ...]:
+    """The blocked ports of one stretch ``low..high`` opened by ``labels``. Cached: the same few
+    stretches recur group after group (``0.0.0.0/0`` on every port, on 22, on 3389), and a ``-1``
+    rule makes one exposure per blocked range, which would otherwise be built anew each time."""
+    return tuple(Exposure(protocol, ports, labels) for ports in blocked.intersect_range(low, high))
 
 
 def _labels(keys: list[Key]) -> tuple[str, ...]:
@@ -345,7 +372,7 @@ def _cover_keys(pooled: list[Source], families: tuple[int, ...]) -> list[Key]:
     for family in families:
         end = _SPACE_END[family]
         # Widest first among spans that start together: 0.0.0.0/2 beside 0.0.0.0/1 is not blamed.
-        spans = sorted((first, -last, key) for fam, first, last, key in pooled if fam == family)
+        spans = sorted((first, -last, key) for fam, first, last, key, _ in pooled if fam == family)
         reach, used = -1, []
         for first, negative_last, key in spans:
             last = -negative_last

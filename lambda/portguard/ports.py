@@ -22,7 +22,7 @@ class PortSet:
     ((20, 22), (80, 80))
     """
 
-    __slots__ = ("_highs", "_ranges")
+    __slots__ = ("_hash", "_highs", "_ranges")
 
     def __init__(self, ranges: Iterable[PortRange] = ()) -> None:
         merged: list[list[int]] = []
@@ -34,6 +34,7 @@ class PortSet:
         self._ranges: tuple[PortRange, ...] = tuple((lo, hi) for lo, hi in merged)
         # Each range's high end, ascending: bisect finds the first range that can reach a port.
         self._highs = [hi for _, hi in self._ranges]
+        self._hash = hash(self._ranges)  # kept: the decision's caches hash the blocked ports
 
     @classmethod
     def all_ports(cls) -> PortSet:
@@ -50,7 +51,7 @@ class PortSet:
         return isinstance(other, PortSet) and self._ranges == other._ranges
 
     def __hash__(self) -> int:
-        return hash(self._ranges)
+        return self._hash
 
     def __repr__(self) -> str:
         return f"PortSet({list(self._ranges)!r})"
