@@ -298,24 +298,38 @@ def _pooled_covers(
     a whole address space, with the keys of the sources that do."""
     if not entries:
         return []
+    # Which ends of each space each permission's sources hold (IPv4 in bits 1-2, IPv6 in 3-4):
+    # pieces whose permissions together miss an end of both spaces are not pooled at all.
+    masks = [_ends_mask(part) for _, _, part in entries]
     edges = sorted({low for low, _, _ in entries} | {high + 1 for _, high, _ in entries})
     out: list[tuple[int, int, list[Key]]] = []
     decided: dict[tuple[int, ...], list[Key]] = {}  # same permissions, same answer
     for start, stop in itertools.pairwise(edges):
-        if not blocked.overlaps(start, stop - 1):
-            continue
-        covering = tuple(
-            i for i, (low, high, _) in enumerate(entries) if low <= start and high >= stop - 1
-        )
+        last = stop - 1
+        covering = tuple([i for i, (low, high, _) in enumerate(entries)
+                          if low <= start and high >= last])  # fmt: skip
         if not covering:
             continue
         keys = decided.get(covering)
         if keys is None:
-            pooled = [source for i in covering for source in entries[i][2]]
-            keys = decided[covering] = _cover_keys(pooled, families)
-        if keys:
-            out.append((start, stop - 1, keys))
+            mask = 0
+            for i in covering:
+                mask |= masks[i]
+            keys = []
+            if mask & 3 == 3 or mask & 12 == 12:
+                pooled = [source for i in covering for source in entries[i][2]]
+                keys = _cover_keys(pooled, families)
+            decided[covering] = keys
+        if keys and blocked.overlaps(start, last):
+            out.append((start, last, keys))
     return out
+
+
+def _ends_mask(sources: list[Source]) -> int:
+    mask = 0
+    for family, _, _, _, edges in sources:
+        mask |= edges << 2 if family == 6 else edges
+    return mask
 
 
 def _blocked_exposures(

@@ -9,6 +9,8 @@ from datetime import date
 
 import pytest
 from core_helpers import decide, exposed, perm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from portguard.annotation import MAX_ANNOTATION, describe_ports, render
 from portguard.decision import Compliance, Exposure
@@ -218,6 +220,34 @@ def test_render_never_exceeds_the_limit_or_cuts_an_item() -> None:
     match = re.search(r"and (\d+) more$", text)
     assert match
     assert int(match.group(1)) == len(exposures) - len(named)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ports=st.lists(
+        st.integers(0, 32767).map(lambda n: 2 * n),
+        min_size=1,
+        max_size=60,
+        unique=True,
+    ),
+    lead=st.text(alphabet="abc ", min_size=1, max_size=120).map(str.strip).filter(bool),
+)
+def test_render_names_as_many_items_as_fit(ports: list[int], lead: str) -> None:
+    """Not only within the limit: one more item (with its "and N more") would not fit. Even
+    ports only, so that no two merge into one item."""
+    exposures = [Exposure("tcp", (p, p), ("0.0.0.0/0",)) for p in sorted(ports)]
+    text = render(lead, list(reversed(exposures)))  # any order in, ascending out
+    assert render(lead, tuple(exposures)) == text  # a list or a tuple, the same text
+    expected = [describe_ports(e.protocol, e.ports) for e in exposures]
+    named = items(text)
+    assert named == expected[: len(named)]
+    assert len(text) <= MAX_ANNOTATION
+    if len(named) < len(expected):
+        head = text[: text.index(named[0])] if named else text
+        more = len(expected) - len(named) - 1
+        suffix = f", and {more} more" if more else ""
+        longer = head + ", ".join(expected[: len(named) + 1]) + suffix
+        assert len(longer) > MAX_ANNOTATION, (text, longer)
 
 
 def test_render_all_fits() -> None:

@@ -224,6 +224,23 @@ DECISIONS = [
         {"tcp": "22"},
     ),
     row(
+        "split-covers-on-two-ports-apart",  # the ports between them are pooled from nothing
+        [
+            perm("tcp", 22, 22, v4=["0.0.0.0/1"]),
+            perm("tcp", 22, 22, v4=["128.0.0.0/1"]),
+            perm("tcp", 3389, 3389, v6=["::/1"]),
+            perm("tcp", 3389, 3389, v6=["8000::/1"]),
+        ],
+        {"blockedPorts": "22-3389"},
+        {"tcp": "22,3389"},
+    ),
+    row(
+        "ends-held-in-different-families-only",  # first of IPv4 and last of IPv6: no cover
+        [perm("tcp", 22, 22, v4=["0.0.0.0/1"]), perm("tcp", 22, 22, v6=["8000::/1"])],
+        SSH,
+        {},
+    ),
+    row(
         "union-covers-part-of-a-range",
         [perm("tcp", 0, 100, v4=["0.0.0.0/1"]), perm("tcp", 21, 22, v4=["128.0.0.0/1"])],
         {"blockedPorts": "20-23"},
