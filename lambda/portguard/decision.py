@@ -201,6 +201,13 @@ def _read_prefix_list(
             warnings.append(f"skipped entry {text!r} of prefix list {list_id}: not a CIDR")
             continue
         out.append(_make_source(parsed[0], parsed[1], parsed[2], key))
+    # A list whose entries cover a whole space (0.0.0.0/1 and 128.0.0.0/1) opens ports by itself,
+    # as 0.0.0.0/0 does: it becomes one whole-space source, so no port line is cut for it.
+    mask = _ends_mask(out)
+    for family, ends in ((4, mask & 3), (6, mask >> 2)):
+        if ends == 3 and _cover_keys(out, (family,)):
+            out = [s for s in out if s[0] != family]
+            out.append(_make_source(family, 0, _SPACE_END[family], key))
     return out
 
 

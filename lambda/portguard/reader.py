@@ -190,8 +190,8 @@ def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -
         # Config repeats ipv4Ranges in the legacy ipRanges (as strings): read it only when it
         # says something else.
         ipv4 += _cidrs(legacy, keys.ipv4_cidr)
-    ipv6 = _cidrs(value, keys.ipv6_cidr) if (value := get(keys.ipv6)) else []
-    lists = _cidrs(value, keys.prefix_id) if (value := get(keys.prefix_lists)) else []
+    ipv6 = _cidrs(value, keys.ipv6_cidr) if (value := get(keys.ipv6)) else ()
+    lists = _cidrs(value, keys.prefix_id) if (value := get(keys.prefix_lists)) else ()
     return _new_permission(
         (
             protocol,

@@ -442,6 +442,30 @@ def resolver_of(
             {},
             id="list-with-junk-entry",
         ),
+        pytest.param(
+            [perm("tcp", 20, 25, prefix_lists=["pl-halves"])],
+            {"pl-halves": ["128.0.0.0/1", "10.0.0.0/8", "0.0.0.0/1"]},
+            {"tcp": "22"},
+            id="list-whose-entries-cover-the-internet",
+        ),
+        pytest.param(
+            [perm("tcp", 22, 22, prefix_lists=["pl-halves-v6"])],
+            {"pl-halves-v6": ["::/1", "8000::/1", "10.0.0.0/8"]},
+            {"tcp": "22"},
+            id="list-whose-entries-cover-the-v6-internet",
+        ),
+        pytest.param(
+            [perm("tcp", 22, 22, prefix_lists=["pl-gap"])],
+            {"pl-gap": ["0.0.0.0/1", "128.0.0.0/2", "224.0.0.0/3"]},
+            {},
+            id="list-with-a-gap-between-its-ends",
+        ),
+        pytest.param(
+            [perm("tcp", 22, 22, prefix_lists=["pl-mixed"])],
+            {"pl-mixed": ["0.0.0.0/1", "8000::/1"]},
+            {},
+            id="list-holding-ends-of-different-families",
+        ),
     ],
 )
 def test_prefix_lists_resolved(permissions: list, table: dict, expected: dict) -> None:
@@ -451,6 +475,19 @@ def test_prefix_lists_resolved(permissions: list, table: dict, expected: dict) -
     assert calls  # the list was asked for
     for exposure in verdict.exposures:
         assert any(s.startswith("pl-") for s in exposure.sources)
+
+
+def test_list_covering_the_internet_by_itself_is_named_alone() -> None:
+    """A list that is the internet in two halves opens its ports by itself, as 0.0.0.0/0 does:
+    it is named, and a half that another permission adds to it is not."""
+    table = {"pl-halves": ["0.0.0.0/1", "128.0.0.0/1"]}
+    verdict = decide(
+        [perm("tcp", 22, 22, prefix_lists=["pl-halves"]), perm("tcp", 22, 22, v4=["128.0.0.0/1"])],
+        SSH,
+        resolver=resolver_of(table, []),
+    )
+    assert [e.sources for e in verdict.exposures] == [("pl-halves",)]
+    assert verdict.annotation == "Open to the internet from pl-halves: tcp/22"
 
 
 def test_unreadable_prefix_list_fails_closed_naming_list_and_reason() -> None:
