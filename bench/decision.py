@@ -21,8 +21,8 @@ TODAY = date(2026, 11, 21)
 
 
 def clear_caches() -> None:
-    """Empty the core's memo caches (``functools`` caches, such as the parsed CIDRs), as in a
-    new container."""
+    """Empty the core's memo caches (``functools`` caches: the parsed CIDRs, each stretch's
+    exposures, the annotation texts), as in a new container."""
     from portguard import annotation, decision, reader
 
     for module in (annotation, decision, reader):
@@ -101,8 +101,8 @@ def _stages(strings: list[str]) -> dict[str, Callable[[], None]]:
     return {
         "parse_rule_parameters({})": rule_parameters,
         "parse_configuration_item": reader,
-        "evaluate_item + annotation (CIDR cache warm)": evaluate_warm,
-        "evaluate_item + annotation (CIDR cache cold)": evaluate_cold,
+        "evaluate_item + annotation (caches warm)": evaluate_warm,
+        "evaluate_item + annotation (caches cold)": evaluate_cold,
     }
 
 
@@ -155,8 +155,9 @@ def run_decision(events_dir: Path, *, quick: bool, profile: bool) -> Section:
     section.notes += [
         f"figures are the fastest of {repeat} samples, the cases alternating; the median of the "
         f"full path was {spread:.2f}x its fastest sample; ratio of the medians {by_median:.2f}x",
-        "the full path runs with the core's CIDR cache warm after its first pass; the 'cold' "
-        "stage row empties it before each pass, as a new container would have it",
+        "the full path runs with the core's caches (parsed CIDRs, each stretch's exposures, "
+        "annotation texts) warm after its first pass; the 'cold' stage row empties them before "
+        "each pass, as a new container would have them",
         "the full path is the handler's: parse_event (json.loads of the invokingEvent, the "
         "envelope checks, the rule parameters cached by their text), the reader, the decision",
         "baseline: json.loads of the same strings; stage rows are each step alone on inputs "
@@ -203,8 +204,8 @@ def run_worst(*, quick: bool, profile: bool) -> Section:
     samples = interleaved(cases, repeat=3 if quick else 7, target=0.1)
     ms = {name: best(times) * 1e3 for name, times in samples.items()}
     for figure, key in (
-        ("evaluate_group + annotation (CIDR cache warm)", "evaluate"),
-        ("evaluate_group + annotation (CIDR cache cold)", "cold"),
+        ("evaluate_group + annotation (caches warm)", "evaluate"),
+        ("evaluate_group + annotation (caches cold)", "cold"),
         ("parse_ec2_group", "read"),
     ):
         section.info_ratio(figure, ms[key], ms["loads"], unit="ms", digits=3)

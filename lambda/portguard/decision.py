@@ -313,6 +313,8 @@ def _pooled_covers(
     decided: dict[tuple[int, ...], list[Key]] = {}  # same permissions, same answer
     for start, stop in itertools.pairwise(edges):
         last = stop - 1
+        if not blocked.overlaps(start, last):
+            continue
         covering = tuple([i for i, (low, high, _) in enumerate(entries)
                           if low <= start and high >= last])  # fmt: skip
         if not covering:
@@ -327,7 +329,7 @@ def _pooled_covers(
                 pooled = [source for i in covering for source in entries[i][2]]
                 keys = _cover_keys(pooled, families)
             decided[covering] = keys
-        if keys and blocked.overlaps(start, last):
+        if keys:
             out.append((start, last, keys))
     return out
 
