@@ -5,6 +5,7 @@ Section 4 (``worst``) lives here too: the decision alone on the largest realisti
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import date
 from typing import TYPE_CHECKING
@@ -29,6 +30,25 @@ def clear_caches() -> None:
         for value in list(vars(module).values()):
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
+
+
+def _partial_path(strings: list[str], *, read: bool) -> Callable[[], None]:
+    """The full path stopped early: ``parse_event`` alone, or with the reader. Timed like the full
+    path (fresh objects made and freed each pass), so the differences say where its time goes."""
+    from portguard.events import parse_event
+    from portguard.reader import parse_configuration_item
+
+    events = [
+        {"invokingEvent": text, "ruleParameters": "{}", "resultToken": "token"} for text in strings
+    ]
+
+    def run() -> None:
+        for event in events:
+            invocation = parse_event(event)
+            if read:
+                parse_configuration_item(invocation.payload)
+
+    return run
 
 
 def _full_path(strings: list[str], *, uncached_parameters: bool = False) -> Callable[[], None]:
@@ -119,6 +139,8 @@ def run_decision(events_dir: Path, *, quick: bool, profile: bool) -> Section:
         "full": _full_path(strings),
         "loads": _loads_only(strings),
         "params-uncached": _full_path(strings, uncached_parameters=True),
+        "upto-event": _partial_path(strings, read=False),
+        "upto-read": _partial_path(strings, read=True),
     }
     if real:
         real_strings = [s for _, s in real]
@@ -143,6 +165,20 @@ def run_decision(events_dir: Path, *, quick: bool, profile: bool) -> Section:
         k = len(real)
         section.info_ratio(
             "  same, the real items only", us["real-full"] / k, us["real-loads"] / k, unit="us/item"
+        )
+    # Where the full path's time goes: each row is the path up to that step, minus the step before.
+    steps = [
+        ("loads", "json.loads"),
+        ("upto-event", "the rest of parse_event (envelope checks)"),
+        ("upto-read", "parse_configuration_item"),
+        ("full", "evaluate_item + annotation"),
+    ]
+    for (before, _), (case, label) in itertools.pairwise(steps):
+        section.info_ratio(
+            f"  full path, its share: {label}",
+            (us[case] - us[before]) / n,
+            us["loads"] / n,
+            unit="us/item",
         )
     loads_per_item = us["loads"] / n
     stage_samples = interleaved(_stages(strings), repeat=max(3, repeat // 2))
