@@ -250,6 +250,20 @@ def test_render_names_as_many_items_as_fit(ports: list[int], lead: str) -> None:
         assert len(longer) > MAX_ANNOTATION, (text, longer)
 
 
+def test_render_counts_the_sources_then_cuts_the_lead_when_room_runs_out() -> None:
+    """Room is made by naming fewer sources, then by counting them; a lead that leaves no room
+    for one item is cut at a word and marked."""
+    both = [Exposure("tcp", (22, 22), ("0.0.0.0/0",)), Exposure("udp", (53, 53), ("::/0",))]
+    lead = "x" * 222  # " from 0.0.0.0/0, ::/0: tcp/22, udp/53" would make 259 characters
+    assert render(lead, both) == lead + " from 2 sources: tcp/22, udp/53"
+    lead = "x" * 234  # " from 0.0.0.0/0: tcp/22" would make 257
+    assert render(lead, both[:1]) == lead + " from 1 source: tcp/22"
+    lead = "word " * 60  # 300 characters: no room for any item
+    cut = render(lead, both)
+    assert len(cut) <= MAX_ANNOTATION
+    assert cut.endswith("word…")
+
+
 def test_render_all_fits() -> None:
     exposures = [Exposure("tcp", (20, 23), ("0.0.0.0/0",)), Exposure("udp", (53, 53), ("::/0",))]
     text = render("Open to the internet", exposures)
