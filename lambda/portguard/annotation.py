@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ def describe_ports(protocol: str, ports: tuple[int, int]) -> str:
 def port_items(exposures: Sequence[Exposure]) -> list[str]:
     """Each protocol's offending ports in ascending order, consecutive ports merged whatever
     their sources: ``['tcp/20-23', 'tcp/3389', 'udp/53']``."""
-    return _merged_items(sorted(exposures, key=_order))
+    return _merged_items(sorted(exposures))
 
 
 def _merged_items(ordered: Sequence[Exposure]) -> list[str]:
@@ -78,9 +77,6 @@ def _render(lead: str, exposures: tuple[Exposure, ...], notes: tuple[str, ...]) 
     return cut_at_word(
         f"{lead}: {items[0]}" + (f", and {len(items) - 1} more" if len(items) > 1 else "")
     )
-
-
-_order = attrgetter("protocol", "ports")
 
 
 def _fitting(items: list[str], room: int) -> int:

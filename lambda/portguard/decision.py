@@ -200,12 +200,11 @@ def _read_prefix_list(
         if parsed is None:
             warnings.append(f"skipped entry {text!r} of prefix list {list_id}: not a CIDR")
             continue
-        out.append(_make_source(parsed[0], parsed[1], parsed[2], key))
+        out.append((parsed[0], parsed[1], parsed[2], key, parsed[4]))
     # A list whose entries cover a whole space (0.0.0.0/1 and 128.0.0.0/1) opens ports by itself,
     # as 0.0.0.0/0 does: it becomes one whole-space source, so no port line is cut for it.
-    mask = _ends_mask(out)
-    for family, ends in ((4, mask & 3), (6, mask >> 2)):
-        if ends == 3 and _cover_keys(out, (family,)):
+    for family in _covering_families(_ends_mask(out)):
+        if _cover_keys(out, (family,)):
             out = [s for s in out if s[0] != family]
             out.append(_make_source(family, 0, _SPACE_END[family], key))
     return out
@@ -242,7 +241,7 @@ def _exposures(
     # Partial sources can cover a space only if one holds its first address and one its last:
     # private ranges and hosts never do, so the port line is cut and pooled only when they might
     # (0.0.0.0/1 on one permission and 128.0.0.0/1 on another).
-    if 3 in ends.values():
+    if _covering_families(ends):
         for protocol in protocols:
             entries = [(low, high, part) for opens, low, high, _, part in relevant
                        if part and protocol in opens]  # fmt: skip
@@ -259,15 +258,19 @@ def _relevant(
     parameters: RuleParameters,
     resolve: PrefixListResolver | None,
     warnings: list[str],
-) -> tuple[list[_Relevant], dict[int, int]]:
-    """Each permission that could open a blocked port, read once for both protocols; and per
-    family, the ``ends`` bits of its partial sources taken together.
+) -> tuple[list[_Relevant], int]:
+    """Each permission that could open a blocked port, read once for both protocols; and the
+    :func:`_ends_mask` of all their partial sources.
 
     This runs for every permission of every group, so it is written for speed: one loop over
     the sources, each parsed once per container (:func:`_parse_cidr`)."""
-    blocked, protocols = parameters.blocked_ports, parameters.protocols
+    blocked, protocols, families = (
+        parameters.blocked_ports,
+        parameters.protocols,
+        parameters.families,
+    )
     relevant: list[_Relevant] = []
-    ends = dict.fromkeys(parameters.families, 0)
+    ends = 0
     resolved: dict[str, list[Source]] = {}
     for protocol, ports, ipv4, ipv6, prefix_lists in group.permissions:
         if protocol == ALL_PROTOCOLS:
@@ -286,13 +289,13 @@ def _relevant(
         partial: list[Source] = []
         for source in sources:
             family, _, _, key, edges = source
-            if family not in ends:
+            if family not in families:
                 continue
             if edges == 3:
                 whole.append(key)
             else:
                 partial.append(source)
-                ends[family] |= edges
+                ends |= edges << _END_BITS_SHIFT[family]
         if whole or partial:
             relevant.append((opens, low, high, whole, partial))
     return relevant, ends
@@ -305,8 +308,7 @@ def _pooled_covers(
     a whole address space, with the keys of the sources that do."""
     if not entries:
         return []
-    # Which ends of each space each permission's sources hold (IPv4 in bits 1-2, IPv6 in 3-4):
-    # pieces whose permissions together miss an end of both spaces are not pooled at all.
+    # Pieces whose permissions together miss an end of every space are not pooled at all.
     masks = [_ends_mask(part) for _, _, part in entries]
     edges = sorted({low for low, _, _ in entries} | {high + 1 for _, high, _ in entries})
     out: list[tuple[int, int, list[Key]]] = []
@@ -325,7 +327,7 @@ def _pooled_covers(
             for i in covering:
                 mask |= masks[i]
             keys = []
-            if mask & 3 == 3 or mask & 12 == 12:
+            if _covering_families(mask):
                 pooled = [source for i in covering for source in entries[i][2]]
                 keys = _cover_keys(pooled, families)
             decided[covering] = keys
@@ -334,11 +336,22 @@ def _pooled_covers(
     return out
 
 
+_END_BITS_SHIFT = {4: 0, 6: 2}
+"""Where each family's ``ends`` bits sit in a mask of both: IPv4 in bits 1-2, IPv6 in 3-4."""
+
+
 def _ends_mask(sources: list[Source]) -> int:
+    """Which ends of each space the sources hold, together."""
     mask = 0
     for family, _, _, _, edges in sources:
-        mask |= edges << 2 if family == 6 else edges
+        mask |= edges << _END_BITS_SHIFT[family]
     return mask
+
+
+def _covering_families(mask: int) -> list[int]:
+    """The families whose first and last addresses are both held: only sources of those can
+    cover a whole space between them."""
+    return [family for family, shift in _END_BITS_SHIFT.items() if (mask >> shift) & 3 == 3]
 
 
 def _blocked_exposures(
