@@ -32,15 +32,20 @@ def clear_caches() -> None:
                 value.cache_clear()
 
 
+def _events(strings: list[str]) -> list[dict[str, str]]:
+    """Config rule events around the invokingEvent strings, with the deployed (empty) parameters."""
+    return [
+        {"invokingEvent": text, "ruleParameters": "{}", "resultToken": "token"} for text in strings
+    ]
+
+
 def _partial_path(strings: list[str], *, read: bool) -> Callable[[], None]:
     """The full path stopped early: ``parse_event`` alone, or with the reader. Timed like the full
     path (fresh objects made and freed each pass), so the differences say where its time goes."""
     from portguard.events import parse_event
     from portguard.reader import parse_configuration_item
 
-    events = [
-        {"invokingEvent": text, "ruleParameters": "{}", "resultToken": "token"} for text in strings
-    ]
+    events = _events(strings)
 
     def run() -> None:
         for event in events:
@@ -64,9 +69,7 @@ def _full_path(strings: list[str], *, uncached_parameters: bool = False) -> Call
     from portguard.reader import parse_configuration_item
 
     resolve = corpus.resolve_prefix_list
-    events = [
-        {"invokingEvent": text, "ruleParameters": "{}", "resultToken": "token"} for text in strings
-    ]
+    events = _events(strings)
 
     def run() -> None:
         for event in events:

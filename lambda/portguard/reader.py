@@ -15,7 +15,7 @@ floats (SelectResourceConfig writes ``22.0``), legacy items have only ``ipRanges
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeGuard
 
@@ -196,10 +196,9 @@ def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -
         (
             protocol,
             ports,
-            # Each source once, in the order first written.
-            tuple(dict.fromkeys(ipv4)) if len(ipv4) > 1 else tuple(ipv4),
-            tuple(dict.fromkeys(ipv6)) if len(ipv6) > 1 else tuple(ipv6),
-            tuple(dict.fromkeys(lists)) if len(lists) > 1 else tuple(lists),
+            _unique(ipv4),
+            _unique(ipv6),
+            _unique(lists),
         )
     )
 
@@ -216,17 +215,15 @@ def _cidrs(value: object, key: str) -> list[str]:
     out = []
     for entry in value:
         # Legacy ipRanges hold plain strings; the other lists hold objects.
-        if type(entry) is dict:
-            text = entry.get(key)
-        elif type(entry) is str:
-            text = entry
-        elif isinstance(entry, Mapping):
-            text = entry.get(key)
-        else:
-            continue
+        text = entry if type(entry) is str else entry.get(key) if is_object(entry) else None
         if type(text) is str and text:
             out.append(text)  # stripped, if need be, when parsed (once per distinct string)
     return out
+
+
+def _unique(values: Sequence[str]) -> tuple[str, ...]:
+    """Each source once, in the order first written."""
+    return tuple(dict.fromkeys(values)) if len(values) > 1 else tuple(values)
 
 
 def _normalize_protocol(value: object) -> str | None:
