@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 
+from infra.node_runtime import END_OF_LIFE_BANNER_VARIABLE, silence_end_of_life_banner
 from infra.settings import ContextError, Settings, cdk_json_context
 from portguard.definition import SCHEDULES
 from portguard.parameters import parse_rule_parameters
@@ -234,6 +235,8 @@ def test_python_app_py_fails_synth_on_a_bad_value(
         "CDK_CONTEXT_JSON": json.dumps(context),
         "CDK_OUTDIR": str(tmp_path),
     }
+    # As a shell would start it: without the variable this process's conftest set.
+    env.pop(END_OF_LIFE_BANNER_VARIABLE, None)
     result = subprocess.run(  # noqa: S603 - fixed argv, our own app
         [sys.executable, str(REPO / "app.py")],
         cwd=tmp_path,
@@ -247,3 +250,18 @@ def test_python_app_py_fails_synth_on_a_bad_value(
     for message in messages:
         assert message in result.stderr
     assert not (tmp_path / "manifest.json").exists()
+    # jsii's Node end-of-life banner is silenced on the Node majors the project is tested on.
+    assert "end-of-life" not in result.stderr
+
+
+def test_the_banner_is_silenced_for_the_tested_node_majors_only() -> None:
+    environ: dict[str, str] = {}
+    silence_end_of_life_banner(environ)
+    # jsii reads a comma-separated list of majors and stays silent only for those.
+    assert environ == {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+
+
+def test_the_banner_setting_the_user_chose_is_kept() -> None:
+    environ = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20"}
+    silence_end_of_life_banner(environ)
+    assert environ == {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20"}
