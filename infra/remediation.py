@@ -13,6 +13,8 @@ document to the rule (``portguard:remediation`` = ``manual`` or ``automatic``).
   not that the step fails with it, so the document checks it and fails the execution itself.
 - The automation role may only invoke that function, and only Systems Manager acting for this
   account may assume it.
+- An alarm on the function's errors notifies the rule's alarm topic: a remediation that was
+  refused or failed reaches a person.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.rule import (
+    ALARM_PERIOD,
     PREFIX_LISTS_ACKNOWLEDGEMENT,
     encrypted_log_group,
     package_function,
@@ -209,7 +212,11 @@ class PortguardRemediation(Construct):
         stack = Stack.of(self)
 
         self.log_group = encrypted_log_group(
-            self, "Logs", key=rule.key, retention_days=settings.log_retention_days
+            self,
+            "Logs",
+            name="remediation",
+            key=rule.key,
+            retention_days=settings.log_retention_days,
         )
         self.function, self.role, self.policy = package_function(
             self,
@@ -272,6 +279,17 @@ class PortguardRemediation(Construct):
         )
         # Config may start an automation as soon as the configuration exists.
         self.deployed_by.node.add_dependency(self.automation_policy)
+        self.errors_alarm = rule.add_alarm(
+            self,
+            "ErrorsAlarm",
+            name="RemediationErrors",
+            description=(
+                "portguard's remediation function failed or refused a plan (the group would stay "
+                "open, or exceed its rule quota): a non-compliant group was not closed. The "
+                "automation execution's failure and the function's log say why and what changed."
+            ),
+            metric=self.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+        )
         self._acknowledge()
 
     def _statements(self, stack: Stack) -> list[iam.PolicyStatement]:
