@@ -11,8 +11,8 @@ document to the rule (``portguard:remediation`` = ``manual`` or ``automatic``).
   document) as the automation's output. AWS documents ``FunctionError`` as an output of
   ``aws:invokeLambdaFunction`` ("if present, an error occurred while executing the function") but
   not that the step fails with it, so the document checks it and fails the execution itself.
-- The automation role may only invoke that function, and only Systems Manager acting for this
-  account may assume it.
+- The automation role may only invoke that function, and only Systems Manager's automation
+  executions of this account and region may assume it.
 - An alarm on the function's errors notifies the rule's alarm topic: a remediation that was
   refused or failed reaches a person.
 """
@@ -41,7 +41,6 @@ from portguard.definition import (
     RESOURCE_TYPES,
     RULE_NAME,
 )
-from portguard.remediation import RULES_QUOTA_CODE
 
 if TYPE_CHECKING:
     from aws_cdk import CfnResource
@@ -199,8 +198,8 @@ class PortguardRemediation(Construct):
     configuration for ``rule`` (standalone or inside its conformance pack).
 
     Exposes ``function``, ``role``, ``policy``, ``log_group``, ``document``,
-    ``automation_role``, ``automation_policy`` and ``deployed_by`` (the remediation
-    configuration, or the conformance pack that holds it).
+    ``automation_role``, ``automation_policy``, ``errors_alarm`` and ``deployed_by`` (the
+    remediation configuration, or the conformance pack that holds it).
     """
 
     def __init__(
@@ -249,9 +248,19 @@ class PortguardRemediation(Construct):
         self.automation_role = iam.Role(
             self,
             "AutomationRole",
+            # Systems Manager sets aws:SourceArn to the automation execution's ARN when it
+            # assumes an automation's role.
             assumed_by=iam.ServicePrincipal(
                 "ssm.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:"
+                            "automation-execution/*"
+                        )
+                    },
+                },
             ),
             description="portguard's remediation automation: invokes the remediation function",
         )
@@ -311,13 +320,13 @@ class PortguardRemediation(Construct):
             read_prefix_lists(stack),
             iam.PolicyStatement(
                 sid="ReadRulesPerGroupQuota",
-                # "Inbound or outbound rules per security group": a plan that would not fit
-                # is refused. This one quota only.
+                # "Inbound or outbound rules per security group": a plan that would not fit is
+                # refused. On "*": the Service Authorization Reference lists an optional quota
+                # resource for this action, but the quota's ARN here was reported to deny every read
+                # on a live account, and a denied read only lowers the quota to AWS's default of
+                # 60, quietly. "*" cannot deny; the action only reads quota values.
                 actions=["servicequotas:GetServiceQuota"],
-                resources=[
-                    f"arn:{stack.partition}:servicequotas:{stack.region}:{stack.account}:"
-                    f"vpc/{RULES_QUOTA_CODE}"
-                ],
+                resources=["*"],
             ),
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
@@ -336,7 +345,10 @@ class PortguardRemediation(Construct):
                     applies_to=["Resource::*"],
                     reason=(
                         "ec2:DescribeSecurityGroups and ec2:DescribeManagedPrefixLists support no "
-                        "resource-level permissions: IAM accepts only '*' for them. Both only read."
+                        "resource-level permissions: IAM accepts only '*' for them. "
+                        "servicequotas:GetServiceQuota on the quota's ARN was reported to deny the "
+                        "read on a live account, quietly lowering the quota to the default of 60. "
+                        "All three only read."
                     ),
                 ),
                 NagPackSuppression(

@@ -63,9 +63,7 @@ REMEDIATION_GRANTS = {
     "ec2:AuthorizeSecurityGroupIngress": ["arn:aws:ec2:eu-west-1:111122223333:security-group/*"],
     "ec2:RevokeSecurityGroupIngress": ["arn:aws:ec2:eu-west-1:111122223333:security-group/*"],
     "ec2:GetManagedPrefixListEntries": ["arn:aws:ec2:eu-west-1:*:prefix-list/*"],
-    "servicequotas:GetServiceQuota": [
-        "arn:aws:servicequotas:eu-west-1:111122223333:vpc/L-0EA8095F"
-    ],
+    "servicequotas:GetServiceQuota": ["*"],
 }
 
 
@@ -520,6 +518,21 @@ def test_function_policy_grants_exactly_what_the_handler_calls(remediated: Synth
     )
 
 
+def test_quota_read_is_allowed_on_every_resource(remediated: Synthesized) -> None:
+    # A quota ARN here was reported to deny every read, and a denied read only lowers the quota to
+    # the default of 60 in silence: "*" cannot deny.
+    body = remediated.body
+    role_id, _ = remediation_role(body)
+    ((_, policy),) = policies_of_role(body, role_id).items()
+    (statement,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "servicequotas:GetServiceQuota" in as_list(s["Action"])
+    ]
+    assert as_list(statement["Action"]) == ["servicequotas:GetServiceQuota"]
+    assert statement["Resource"] == "*"
+
+
 def test_function_waits_for_its_policy(remediated: Synthesized) -> None:
     body = remediated.body
     role_id, _ = remediation_role(body)
@@ -531,18 +544,24 @@ def test_function_waits_for_its_policy(remediated: Synthesized) -> None:
 # --- The automation role ----------------------------------------------------------------------
 
 
-def test_automation_role_is_assumed_by_systems_manager_for_this_account_only(
+def test_automation_role_is_assumed_by_this_accounts_automations_only(
     remediated: Synthesized,
 ) -> None:
     _, role = role_assumed_by(remediated.body, "ssm.amazonaws.com")
-    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Effect": "Allow",
-            "Action": "sts:AssumeRole",
-            "Principal": {"Service": "ssm.amazonaws.com"},
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-        }
-    ]
+    (trusted,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    statement = dict(trusted)
+    condition = statement.pop("Condition")
+    assert statement == {
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Principal": {"Service": "ssm.amazonaws.com"},
+    }
+    assert set(condition) == {"StringEquals", "ArnLike"}
+    assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    # Systems Manager sets aws:SourceArn to the automation execution when it assumes the role.
+    assert {key: evaluate(value) for key, value in condition["ArnLike"].items()} == {
+        "aws:SourceArn": "arn:aws:ssm:eu-west-1:111122223333:automation-execution/*"
+    }
 
 
 def test_automation_role_may_only_invoke_the_remediation_function(
