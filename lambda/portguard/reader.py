@@ -119,7 +119,7 @@ def json_error_reason(error: ValueError | RecursionError) -> str:
     """Why ``json.loads`` refused a text, in plain words: its own messages say where the syntax
     breaks, but a deep nesting or a long number fail with messages about Python's limits."""
     if isinstance(error, RecursionError):
-        return "its lists and objects are nested too deeply to read"
+        return "its lists and objects are nested too deeply"
     if not isinstance(error, json.JSONDecodeError) and "integer string conversion" in str(error):
         return f"it holds a number of more than {sys.get_int_max_str_digits()} digits"
     return str(error)
@@ -167,7 +167,8 @@ def parse_configuration_item(item: Mapping[str, Any]) -> ConfigItem:
                 configuration = json.loads(configuration)
             except (ValueError, RecursionError) as exc:
                 raise InvalidEventError(
-                    f"configuration of {resource_id} is not valid JSON: {json_error_reason(exc)}"
+                    f"configuration of {resource_id} cannot be read as JSON: "
+                    f"{json_error_reason(exc)}"
                 ) from exc
         if not is_object(configuration):
             raise InvalidEventError(

@@ -285,7 +285,7 @@ def test_gone_statuses(status: str, gone: bool) -> None:
                 "resourceId": "sg-1",
                 "configuration": "{not json",
             },
-            "not valid JSON",
+            "cannot be read as JSON: Expecting property name",
             id="configuration-bad-json",
         ),
         pytest.param(
@@ -393,7 +393,8 @@ def test_ascii_port_strings_are_read(from_port: str, expected: tuple[int, int]) 
                 "resourceId": "sg-1",
                 "configuration": "[" * 100_000 + "]" * 100_000,
             },
-            "configuration of sg-1 is not valid JSON: its lists and objects are nested too deeply",
+            "configuration of sg-1 cannot be read as JSON: its lists and objects are nested too "
+            "deeply",
             id="nested-100000-deep",
         ),
         pytest.param(
@@ -402,7 +403,8 @@ def test_ascii_port_strings_are_read(from_port: str, expected: tuple[int, int]) 
                 "resourceId": "sg-1",
                 "configuration": '{"ipPermissions": [{"fromPort": ' + "2" * 5000 + "}]}",
             },
-            "configuration of sg-1 is not valid JSON: it holds a number of more than 4300 digits",
+            "configuration of sg-1 cannot be read as JSON: it holds a number of more than 4300 "
+            "digits",
             id="a-number-of-5000-digits",
         ),
     ],
