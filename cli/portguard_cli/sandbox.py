@@ -563,8 +563,8 @@ def evaluate_sandbox(sandbox: Sandbox, *, log_stream: IO[str]) -> SandboxRun:
     runs.append((sandbox.scheduled_event(), by_sweep))
     for event, into in runs:
         outcome = sandbox.run_handler(event, log_stream=log_stream)
-        if outcome.error is not None:
-            errors.append(f"{type(outcome.error).__name__}: {outcome.error}")
+        if outcome.failure is not None:
+            errors.append(outcome.failure)
         if outcome.summary is not None:
             calls += int(outcome.summary.get("putEvaluationsCalls", 0))
         for evaluation in outcome.evaluations:
