@@ -172,7 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="an embedded AWS account (moto), seeded from examples/",
     )
     invoke.add_argument("--profile", help="the AWS CLI profile to use")
-    invoke.add_argument("--region", help="the region (default: the session's)")
+    invoke.add_argument(
+        "--region",
+        help="the region (default: AWS_REGION, else the profile's or AWS_DEFAULT_REGION)",
+    )
     invoke.set_defaults(module="invoke", command_parser=invoke)
 
     remediate = commands.add_parser(

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from pathlib import Path
 
 import pytest
+from terminal import Terminal
 
 from portguard.decision import Compliance, Verdict
 from portguard_cli.main import main
@@ -105,13 +105,6 @@ def test_the_annotation_is_not_cut_to_its_first_words(width: int) -> None:
     assert annotation.endswith("warning:skippedsource'xxx.xxx.xxx.xx/21':notaCIDR")
 
 
-class Terminal(io.StringIO):
-    """Output that says it is a terminal, as `make run`, `evaluate` and `scan` meet one."""
-
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.mark.parametrize("columns", [80, 60])
 def test_a_terminal_gets_the_table_at_its_own_width(
     monkeypatch: pytest.MonkeyPatch, columns: int
@@ -119,7 +112,7 @@ def test_a_terminal_gets_the_table_at_its_own_width(
     monkeypatch.setenv("COLUMNS", str(columns))  # what rich reads a terminal's width from first
     out = Terminal()
     write_table(RESULTS, out)
-    text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # colours, for a terminal
+    text = out.plain()
     assert max(len(line) for line in text.splitlines()) <= columns
     assert "tcp/3000,and12more" in last_cells(text)
     assert "sg-0123456789abcdef0" in text
