@@ -38,6 +38,7 @@ from portguard.model import SECURITY_GROUP_TYPE
 from portguard.parameters import DEFAULT_BLOCKED_PORTS, parse_rule_parameters
 from portguard_cli.invoke import HandlerRun, run_handler
 from portguard_cli.results import Result, write_table
+from portguard_cli.runner import run_guarded
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -685,4 +686,5 @@ def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # As every portguard command: a failure is one line, a closed pipe ends the output quietly.
+    raise SystemExit(run_guarded("portguard sandbox", main))

@@ -127,6 +127,24 @@ sys.exit(status)
     assert json.loads((tmp_path / "rollback.json").read_text())["groupId"].startswith("sg-")
 
 
+def test_make_run_ends_quietly_when_its_reader_leaves() -> None:
+    """`make run | head -1`: the sandbox's entry point is guarded as the commands are."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "portguard_cli.sandbox"],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert process.stderr == b""
+    assert process.returncode == 0  # its answer: the change notifications and the sweep agree
+
+
 # --- every failure: one line, exit status 2 ----------------------------------------------------
 
 
