@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from portguard_cli.main import main
+from portguard_cli.runner import ReaderGoneStream, describe_failure
 
 GROUPS_OVER_A_PIPE_BUFFER = 1500
 """Enough groups that their output (~400 KB) overflows a pipe's buffer (64 KB on Linux)."""
@@ -259,3 +260,41 @@ def test_a_full_width_port_is_no_port(tmp_path: Path, capsys: pytest.CaptureFixt
         f"'{full_width_22}'"
     )
     assert err.endswith("; ports are written with the digits 0-9\n")
+
+
+# --- the runner's parts -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (MemoryError(), "out of memory (the input may be too large)"),
+        (
+            RecursionError("maximum recursion depth exceeded"),
+            "the input is nested too deeply to read",
+        ),
+        (PermissionError(13, "Permission denied", "out.json"), "Permission denied (out.json)"),
+        (OSError(28, "No space left on device"), "No space left on device"),
+        (
+            ValueError(),
+            "unexpected error, a bug in portguard (ValueError); PORTGUARD_DEBUG=1 shows where, "
+            "please report it",
+        ),
+    ],
+)
+def test_failures_in_plain_words(error: BaseException, said: str) -> None:
+    assert describe_failure(error) == said
+
+
+def test_a_stream_whose_reader_left_discards_and_points_at_the_null_device() -> None:
+    reader, writer = os.pipe()
+    os.close(reader)
+    with os.fdopen(writer, "w", encoding="utf-8") as pipe:
+        stream = ReaderGoneStream(pipe)
+        assert stream.write("x" * 100_000) == 100_000  # more than the pipe's buffer: flushed
+        stream.flush()
+        assert stream.reader_gone
+        # What is still buffered goes to the null device at exit, not to the closed pipe.
+        assert os.path.samestat(os.fstat(writer), os.stat(os.devnull))
+        assert stream.write("more") == 4
+        assert (stream.isatty(), stream.writable(), stream.encoding) == (False, True, "utf-8")
