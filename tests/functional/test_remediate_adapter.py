@@ -56,6 +56,11 @@ def open_group(client: Any) -> str:
     return group_id
 
 
+def ingress(client: Any, group_id: str) -> Any:
+    group = client.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    return group["IpPermissions"]
+
+
 def run(client: Any, group_id: str, documents: list[dict[str, Any]] | None = None) -> Any:
     return remediate(
         client,
@@ -153,3 +158,27 @@ def test_restore_stopped_by_ec2_says_to_run_it_again(ec2: Any) -> None:
     )
     ec2.meta.events.unregister("before-call.ec2.AuthorizeSecurityGroupIngress", refuse)
     assert restore(ec2, rollback, apply=True).status == APPLIED
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10 section 2: apply re-adds the pieces of a rule "
+                   "someone else removed, and restore brings the rule back")  # fmt: skip
+def test_a_rule_closed_by_someone_else_meanwhile_is_not_reopened_in_pieces(ec2: Any) -> None:
+    # The issue's reproduction: between portguard's read and its adds, an operator removes the
+    # wide rule; its pieces must not stay, and restore must not bring the rule back.
+    group_id = open_group(ec2)
+    operator = boto3.client("ec2", region_name=REGION)
+    wide = {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}  # fmt: skip
+
+    def close_it(**_: Any) -> None:
+        ec2.meta.events.unregister("before-call.ec2.AuthorizeSecurityGroupIngress", close_it)
+        operator.revoke_security_group_ingress(GroupId=group_id, IpPermissions=[wide])
+
+    ec2.meta.events.register("before-call.ec2.AuthorizeSecurityGroupIngress", close_it)
+    outcome = run(ec2, group_id)
+    assert ingress(ec2, group_id) == []  # as the operator left it
+    assert outcome.status == APPLIED
+    rollback = read_rollback(outcome.document)
+    assert (rollback.added, rollback.removed) == ((), ())
+    restore(ec2, rollback, apply=True)
+    assert ingress(ec2, group_id) == []
