@@ -558,10 +558,19 @@ class Rollback(NamedTuple):
 
 
 def rollback_document(
-    plan: Plan, *, region: str | None, created: str, state: str
+    plan: Plan,
+    *,
+    region: str | None,
+    created: str,
+    state: str,
+    added: Iterable[Rule] = (),
+    removed: Iterable[Rule] = (),
 ) -> dict[str, Any]:
-    """The rollback document for ``plan``: written before the first change, and enough, with
-    ``portguard restore``, to return the group to exactly its original rules."""
+    """The rollback document for ``plan``, enough, with ``portguard restore``, to undo what the
+    remediation did. It holds the group's rules as found, and only facts: ``added`` the rules
+    portguard added and still holds, ``removed`` the rules portguard itself revoked (nothing, before
+    the first change); restore re-adds only those, so it never brings back a rule that someone else
+    removed meanwhile."""
     return {
         "format": ROLLBACK_FORMAT,
         "version": ROLLBACK_VERSION,
@@ -570,8 +579,8 @@ def rollback_document(
         "created": created,
         "state": state,
         "original": ip_permissions(plan.original),
-        "added": ip_permissions(plan.add),
-        "removed": ip_permissions(plan.remove),
+        "added": ip_permissions(added),
+        "removed": ip_permissions(removed),
         "restore": "portguard restore THIS_FILE --apply",
     }
 

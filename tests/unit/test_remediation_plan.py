@@ -1350,7 +1350,9 @@ def remediated() -> Plan:
 
 
 def document(p: Plan) -> dict[str, Any]:
-    doc = rollback_document(p, region="eu-west-1", created="2025-06-01T10:00:00Z", state="planned")
+    """The document once the whole plan ran: everything added and removed by portguard."""
+    doc = rollback_document(p, region="eu-west-1", created="2025-06-01T10:00:00Z",
+                            state="applied", added=p.add, removed=p.remove)  # fmt: skip
     loaded: dict[str, Any] = json.loads(json.dumps(doc))  # as written to, and read from, a file
     return loaded
 
@@ -1364,7 +1366,7 @@ def test_rollback_document_round_trip() -> None:
         "groupId": GROUP_ID,
         "region": "eu-west-1",
         "created": "2025-06-01T10:00:00Z",
-        "state": "planned",
+        "state": "applied",
     }
     assert doc["removed"] == [
         {
@@ -1389,6 +1391,16 @@ def test_rollback_document_without_region() -> None:
     p = remediated()
     doc = rollback_document(p, region=None, created="now", state="applying")
     assert read_rollback(doc).region is None
+
+
+def test_a_rollback_document_before_any_change_claims_nothing_done() -> None:
+    # Only facts: restore must never revoke a rule portguard did not add, nor re-add one it did
+    # not remove (someone else may have, meanwhile).
+    p = remediated()
+    rollback = read_rollback(rollback_document(p, region=None, created="now", state="adding"))
+    assert (rollback.added, rollback.removed) == ((), ())
+    assert set(rollback.original) == set(p.original)
+    assert plan_restore(rollback, applied(p)).add == ()
 
 
 @pytest.mark.parametrize(
