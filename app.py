@@ -7,11 +7,16 @@ import os
 import sys
 from pathlib import Path
 
-from aws_cdk import App, Aspects
-from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
+from infra.node_runtime import silence_end_of_life_banner
 
-from infra.settings import ContextError, Settings, cdk_json_context
-from infra.stack import PortguardStack
+# Before aws_cdk is imported: that starts Node, which prints jsii's banner then.
+silence_end_of_life_banner()
+
+from aws_cdk import App, Aspects  # noqa: E402
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks  # noqa: E402
+
+from infra.settings import ContextError, Settings, cdk_json_context  # noqa: E402
+from infra.stack import PortguardStack  # noqa: E402
 
 # Run directly (`python app.py`, `make run`), a bare App would read neither cdk.json nor an output
 # directory: give it cdk.json's context (the CLI's own context, with -c, still wins) and ./cdk.out.

@@ -112,9 +112,18 @@ class ConfigRecorder(Construct):
                 f"got {snapshot_expiration.to_human_string()}"
             )
         stack = Stack.of(self)
-        # Every grant to Config's service principal is for this account's recorder only.
-        this_account = {"StringEquals": {"aws:SourceAccount": stack.account}}
-        config_principal = iam.ServicePrincipal(CONFIG_PRINCIPAL, conditions=this_account)
+        # Every grant to Config's service principal is for this account's recorder and delivery
+        # channel only: AWS Config documents that it sets aws:SourceArn to
+        # arn:<partition>:config:<region>:<account>:* for the recorder's role, the bucket and the
+        # key ("Permissions for the IAM Role Assigned to AWS Config", "... for the Amazon S3
+        # Bucket", "... for the KMS Key").
+        this_recorder = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{stack.partition}:config:{stack.region}:{stack.account}:*"
+            },
+        }
+        config_principal = iam.ServicePrincipal(CONFIG_PRINCIPAL, conditions=this_recorder)
 
         self.key: kms.IKey = encryption_key or kms.Key(
             self,
@@ -182,7 +191,10 @@ class ConfigRecorder(Construct):
                     principals=[iam.ServicePrincipal(CONFIG_PRINCIPAL)],
                     actions=[action],
                     resources=[resource],
-                    conditions={"StringEquals": {**extra, "aws:SourceAccount": stack.account}},
+                    conditions={
+                        **this_recorder,
+                        "StringEquals": {**extra, **this_recorder["StringEquals"]},
+                    },
                 )
             )
 
@@ -202,7 +214,8 @@ class ConfigRecorder(Construct):
         )
         # In the same account Config delivers as the role ("IAM Role Policy for your S3 Bucket",
         # "IAM Role Policy for KMS Key"). A customer managed policy, not an inline one: HIPAA's
-        # IAMNoInlinePolicy.
+        # IAMNoInlinePolicy. No s3:PutObjectAcl: the bucket enforces its ownership, so ACLs are
+        # disabled (AWS documents that one for a bucket in another account).
         self.delivery_policy = iam.ManagedPolicy(
             self,
             "DeliveryPolicy",
@@ -210,7 +223,7 @@ class ConfigRecorder(Construct):
             roles=[self.role],
             statements=[
                 iam.PolicyStatement(
-                    actions=["s3:PutObject", "s3:PutObjectAcl"],
+                    actions=["s3:PutObject"],
                     resources=[delivery_prefix],
                     conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
                 ),

@@ -11,8 +11,10 @@ document to the rule (``portguard:remediation`` = ``manual`` or ``automatic``).
   document) as the automation's output. AWS documents ``FunctionError`` as an output of
   ``aws:invokeLambdaFunction`` ("if present, an error occurred while executing the function") but
   not that the step fails with it, so the document checks it and fails the execution itself.
-- The automation role may only invoke that function, and only Systems Manager acting for this
-  account may assume it.
+- The automation role may only invoke that function, and only Systems Manager's automation
+  executions of this account and region may assume it.
+- An alarm on the function's errors notifies the rule's alarm topic: a remediation that was
+  refused or failed reaches a person.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra.rule import (
+    ALARM_PERIOD,
     PREFIX_LISTS_ACKNOWLEDGEMENT,
     encrypted_log_group,
     package_function,
@@ -38,7 +41,6 @@ from portguard.definition import (
     RESOURCE_TYPES,
     RULE_NAME,
 )
-from portguard.remediation import RULES_QUOTA_CODE
 
 if TYPE_CHECKING:
     from aws_cdk import CfnResource
@@ -196,8 +198,8 @@ class PortguardRemediation(Construct):
     configuration for ``rule`` (standalone or inside its conformance pack).
 
     Exposes ``function``, ``role``, ``policy``, ``log_group``, ``document``,
-    ``automation_role``, ``automation_policy`` and ``deployed_by`` (the remediation
-    configuration, or the conformance pack that holds it).
+    ``automation_role``, ``automation_policy``, ``errors_alarm`` and ``deployed_by`` (the
+    remediation configuration, or the conformance pack that holds it).
     """
 
     def __init__(
@@ -209,7 +211,11 @@ class PortguardRemediation(Construct):
         stack = Stack.of(self)
 
         self.log_group = encrypted_log_group(
-            self, "Logs", key=rule.key, retention_days=settings.log_retention_days
+            self,
+            "Logs",
+            name="remediation",
+            key=rule.key,
+            retention_days=settings.log_retention_days,
         )
         self.function, self.role, self.policy = package_function(
             self,
@@ -242,9 +248,19 @@ class PortguardRemediation(Construct):
         self.automation_role = iam.Role(
             self,
             "AutomationRole",
+            # Systems Manager sets aws:SourceArn to the automation execution's ARN when it
+            # assumes an automation's role.
             assumed_by=iam.ServicePrincipal(
                 "ssm.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:"
+                            "automation-execution/*"
+                        )
+                    },
+                },
             ),
             description="portguard's remediation automation: invokes the remediation function",
         )
@@ -272,6 +288,17 @@ class PortguardRemediation(Construct):
         )
         # Config may start an automation as soon as the configuration exists.
         self.deployed_by.node.add_dependency(self.automation_policy)
+        self.errors_alarm = rule.add_alarm(
+            self,
+            "ErrorsAlarm",
+            name="RemediationErrors",
+            description=(
+                "portguard's remediation function failed or refused a plan (the group would stay "
+                "open, or exceed its rule quota): a non-compliant group was not closed. The "
+                "automation execution's failure and the function's log say why and what changed."
+            ),
+            metric=self.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+        )
         self._acknowledge()
 
     def _statements(self, stack: Stack) -> list[iam.PolicyStatement]:
@@ -293,13 +320,13 @@ class PortguardRemediation(Construct):
             read_prefix_lists(stack),
             iam.PolicyStatement(
                 sid="ReadRulesPerGroupQuota",
-                # "Inbound or outbound rules per security group": a plan that would not fit
-                # is refused. This one quota only.
+                # "Inbound or outbound rules per security group": a plan that would not fit is
+                # refused. On "*": the Service Authorization Reference lists an optional quota
+                # resource for this action, but the quota's ARN here was reported to deny every read
+                # on a live account, and a denied read only lowers the quota to AWS's default of
+                # 60, quietly. "*" cannot deny; the action only reads quota values.
                 actions=["servicequotas:GetServiceQuota"],
-                resources=[
-                    f"arn:{stack.partition}:servicequotas:{stack.region}:{stack.account}:"
-                    f"vpc/{RULES_QUOTA_CODE}"
-                ],
+                resources=["*"],
             ),
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
@@ -318,7 +345,10 @@ class PortguardRemediation(Construct):
                     applies_to=["Resource::*"],
                     reason=(
                         "ec2:DescribeSecurityGroups and ec2:DescribeManagedPrefixLists support no "
-                        "resource-level permissions: IAM accepts only '*' for them. Both only read."
+                        "resource-level permissions: IAM accepts only '*' for them. "
+                        "servicequotas:GetServiceQuota on the quota's ARN was reported to deny the "
+                        "read on a live account, quietly lowering the quota to the default of 60. "
+                        "All three only read."
                     ),
                 ),
                 NagPackSuppression(

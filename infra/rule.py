@@ -5,9 +5,11 @@ Everything here is written for a careful security team:
 - the function's role carries no AWS managed policy and no inline policy, only a customer-managed
   policy listing exactly what the handler calls;
 - Config may invoke the function only on behalf of this account;
-- failed invocations land in an encrypted queue, and errors or queued failures raise an alarm;
+- nothing fails quietly: failed invocations land in an encrypted queue, and alarms notify the
+  alarm topic of errors, of every event sent to that queue, of an event that could not even reach
+  it, and of a function Config stopped invoking (the heartbeat);
 - what portguard stores (logs, failed events, alarm messages) is encrypted with one KMS key the
-  team owns.
+  team owns, and each service principal that uses it is bound to this account and this stack.
 """
 
 from __future__ import annotations
@@ -63,9 +65,79 @@ TIMEOUT = Duration.minutes(5)
 
 FAILURE_RETENTION = Duration.days(14)  # the longest SQS keeps a message
 
+# Asynchronous invocation (Config invokes the function asynchronously). Lambda's own values, set
+# on purpose: 2 retries (Lambda waits about a minute, then two) outlast a throttling burst the
+# SDK's 8 attempts did not, and posting the same evaluations again is harmless. 6 hours, the
+# longest Lambda allows, lets a burst of change events wait out throttling (reserved concurrency)
+# before anything is given up; an event too old, or still failing, goes to the failure queue with
+# its error, and that raises an alarm.
+RETRY_ATTEMPTS = 2
+MAXIMUM_EVENT_AGE = Duration.hours(6)
+
+# Config's periodic frequencies (the rule's MaximumExecutionFrequency), in hours.
+SCHEDULE_HOURS: Mapping[str, int] = {
+    "One_Hour": 1,
+    "Three_Hours": 3,
+    "Six_Hours": 6,
+    "Twelve_Hours": 12,
+    "TwentyFour_Hours": 24,
+}
+# The heartbeat counts invocations per hour. CloudWatch limits an alarm's period x evaluation
+# periods to 7 days when the period is an hour or longer (to 1 day below an hour), so hourly
+# periods let the window outlast a 24-hour schedule.
+HEARTBEAT_PERIOD = Duration.hours(1)
+MAXIMUM_EVALUATION_HOURS = 7 * 24
+# How often the other alarms look. The failure queue's window is longer: SQS publishes the
+# metrics of a queue that was idle up to 15 minutes late, and a late datapoint must still fall
+# inside the window (the alarm fires when any of its 4 periods saw a message).
+ALARM_PERIOD = Duration.minutes(5)
+FAILED_EVENTS_PERIODS = 4
+
 # Logical ids inside the conformance pack's template (its own namespace, not the stack's).
 PACK_RULE_ID = "PortguardRule"
 PACK_REMEDIATION_ID = "PortguardRemediation"
+
+
+def heartbeat_hours(schedule: str) -> int:
+    """The hours without any invocation after which the heartbeat alarm fires: the periodic
+    interval plus a quarter of it, at least two hours (Config's periodic runs are not exact to the
+    minute, and Lambda's metrics arrive minutes late). ``TwentyFour_Hours``: 30."""
+    hours = SCHEDULE_HOURS[schedule]
+    return hours + max(2, hours // 4)
+
+
+def _hours(count: int) -> str:
+    return "hour" if count == 1 else f"{count} hours"
+
+
+def log_group_name(name: str) -> str:
+    """``/portguard/<stack name>/<stack id>/<name>``: the log groups of one stack share a prefix
+    the KMS key's policy can name (it cannot refer to log groups the key encrypts: a cycle). The
+    stack id, unique to each stack ever created, keeps a redeploy after ``cdk destroy`` from
+    colliding with the log groups the old stack retained."""
+    stack_id = Fn.select(2, Fn.split("/", Aws.STACK_ID))  # arn:...:stack/<name>/<id>
+    return f"/portguard/{Aws.STACK_NAME}/{stack_id}/{name}"
+
+
+def alarm_name(name: str) -> str:
+    """``<stack name>-<name>``: the stack's alarms share a prefix that the key's policy can name
+    (it cannot refer to the alarms, which refer to the topic the key encrypts: a cycle); the
+    topic's policy names them the same way."""
+    return f"{Aws.STACK_NAME}-{name}"
+
+
+def alarm_publisher_conditions() -> dict[str, Any]:
+    """CloudWatch may publish (and use the key) only for this stack's alarms, in this account and
+    region: the confused-deputy guard on ``cloudwatch.amazonaws.com``."""
+    return {
+        "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+        "ArnLike": {
+            "aws:SourceArn": (
+                f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
+                f"{alarm_name('*')}"
+            )
+        },
+    }
 
 
 def read_prefix_lists(stack: Stack) -> iam.PolicyStatement:
@@ -92,11 +164,16 @@ PREFIX_LISTS_ACKNOWLEDGEMENT = NagPackSuppression(
 
 
 def encrypted_log_group(
-    scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int
+    scope: Construct, construct_id: str, *, name: str, key: kms.IKey, retention_days: int
 ) -> logs.LogGroup:
-    """A log group encrypted with ``key``, kept ``retention_days`` and retained on destroy."""
+    """A log group named :func:`log_group_name` (``name``), encrypted with ``key``, kept
+    ``retention_days`` and retained on destroy."""
     log_group = logs.LogGroup(
-        scope, construct_id, encryption_key=key, removal_policy=RemovalPolicy.RETAIN
+        scope,
+        construct_id,
+        log_group_name=log_group_name(name),
+        encryption_key=key,
+        removal_policy=RemovalPolicy.RETAIN,
     )
     # In days, as CloudFormation takes it (the L2's enum names periods, not days); the
     # settings accept only the periods CloudWatch Logs offers.
@@ -162,7 +239,8 @@ class PortguardRule(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # CloudWatch Logs encrypts this account's portguard log group with the key...
+        # CloudWatch Logs encrypts this stack's log groups with the key (named by their shared
+        # prefix; AWS documents this encryption-context condition for CloudWatch Logs)...
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
@@ -177,24 +255,26 @@ class PortguardRule(Construct):
                 conditions={
                     "ArnLike": {
                         "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:"
+                            f"{log_group_name('*')}"
                         )
                     }
                 },
             )
         )
-        # ...and CloudWatch alarms publish to the encrypted topic.
+        # ...and this stack's CloudWatch alarms publish to the encrypted topic (SNS documents
+        # both confused-deputy keys for an AWS service publishing to an encrypted topic).
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                conditions=alarm_publisher_conditions(),
             )
         )
 
         self.log_group = encrypted_log_group(
-            self, "Logs", key=self.key, retention_days=settings.log_retention_days
+            self, "Logs", name="rule", key=self.key, retention_days=settings.log_retention_days
         )
         self.failure_queue = sqs.Queue(
             self,
@@ -206,6 +286,17 @@ class PortguardRule(Construct):
         )
         self.alarm_topic = sns.Topic(
             self, "Alarms", display_name="portguard alarms", master_key=self.key, enforce_ssl=True
+        )
+        # A topic policy replaces SNS's default one, and CloudWatch publishes as its service
+        # principal: without this statement no alarm would ever notify anyone.
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ThisStacksAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions=alarm_publisher_conditions(),
+            )
         )
         if settings.alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
@@ -228,6 +319,8 @@ class PortguardRule(Construct):
             log_group=self.log_group,
             reserved_concurrent_executions=settings.reserved_concurrency,
             on_failure=destinations.SqsDestination(self.failure_queue),
+            retry_attempts=RETRY_ATTEMPTS,
+            max_event_age=MAXIMUM_EVENT_AGE,
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAME,
@@ -235,6 +328,10 @@ class PortguardRule(Construct):
             },
         )
 
+        # Config's invocations carry the rule's ARN as their source, but that ARN holds an id
+        # Config generates (config-rule/config-rule-ab12cd), known only once the rule exists, and
+        # the rule needs this permission first: a SourceArn here would be a cycle (and in
+        # conformance-pack mode Config creates the rule itself). So this account only.
         self.invoke_permission = lambda_.CfnPermission(
             self,
             "ConfigInvoke",
@@ -244,7 +341,7 @@ class PortguardRule(Construct):
             source_account=Aws.ACCOUNT_ID,
         )
 
-        self.alarms = self._alarms()
+        self.alarms: list[cloudwatch.Alarm] = []
         self.rule: config.CfnConfigRule | None = None
         self.conformance_pack: config.CfnConformancePack | None = None
         rule_properties = config_rule_properties(
@@ -288,7 +385,44 @@ class PortguardRule(Construct):
                 input_parameters=rule_properties["InputParameters"],
             )
             self.rule.node.add_dependency(self.invoke_permission)
+        self._add_rule_alarms(settings)
         self._acknowledge(settings)
+
+    def add_alarm(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        metric: cloudwatch.IMetric,
+        comparison: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        ),
+        evaluation_periods: int = 1,
+        datapoints_to_alarm: int | None = None,
+        missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        """An alarm (``construct_id`` in ``scope``) named :func:`alarm_name` (``name``), the only
+        names the topic and key let publish, on ``metric`` against a threshold of 1, notifying
+        the alarm topic. It is created after the topic's policy, so that no notification is
+        refused while the stack deploys. Listed in ``alarms``."""
+        alarm = cloudwatch.Alarm(
+            scope,
+            construct_id,
+            alarm_name=alarm_name(name),
+            alarm_description=description,
+            metric=metric,
+            threshold=1,
+            comparison_operator=comparison,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            treat_missing_data=missing_data,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        alarm.node.add_dependency(self.alarm_topic)  # the topic and its policy
+        self.alarms.append(alarm)
+        return alarm
 
     def add_remediation(self, scope: Construct, properties: Mapping[str, Any]) -> CfnResource:
         """Deploy an ``AWS::Config::RemediationConfiguration`` for the rule, where the rule is.
@@ -380,39 +514,76 @@ class PortguardRule(Construct):
             ),
         ]
 
-    def _alarms(self) -> list[cloudwatch.Alarm]:
-        action = cloudwatch_actions.SnsAction(self.alarm_topic)
-        errors = cloudwatch.Alarm(
+    def _add_rule_alarms(self, settings: Settings) -> None:
+        """The rule function's alarms: errors, the heartbeat, failed events, undelivered ones."""
+        self.add_alarm(
             self,
             "ErrorsAlarm",
-            alarm_description=(
+            name="RuleErrors",
+            description=(
                 "portguard's function failed: a bad event or parameter, AWS refusing a call, or "
-                "evaluations Config would not take. Its log group has one ERROR line saying which."
+                "evaluations Config would not take. Its log group has one ERROR line saying which; "
+                "Lambda retries the event twice, then sends it to the failure queue."
             ),
-            metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            metric=self.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
         )
-        failures = cloudwatch.Alarm(
+        hours = heartbeat_hours(settings.schedule)
+        heartbeat = self.add_alarm(
+            self,
+            "HeartbeatAlarm",
+            name="RuleHeartbeat",
+            description=(
+                f"AWS Config has not invoked portguard's function for {hours} hours, although its "
+                f"periodic evaluation is due every {_hours(SCHEDULE_HOURS[settings.schedule])}: "
+                "the rule was deleted or changed, its invoke permission or Config's recorder is "
+                "missing, or Lambda throttles every invocation. No security group is being "
+                "evaluated."
+            ),
+            # Lambda emits no Invocations datapoint for an hour with none: missing is breaching,
+            # and every hour of the window must be empty.
+            metric=self.function.metric_invocations(period=HEARTBEAT_PERIOD, statistic="Sum"),
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=hours,
+            datapoints_to_alarm=hours,
+            missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        # It ends by itself once invocations resume: say so, too. Created after the rule, whose
+        # creation makes Config evaluate at once.
+        heartbeat.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        deployed = self.rule or self.conformance_pack
+        if deployed is not None:
+            heartbeat.node.add_dependency(deployed)
+        self.add_alarm(
             self,
             "FailedInvocationsAlarm",
-            alarm_description=(
-                "An invocation failed after Lambda's retries: its event waits in portguard's "
-                "failure queue (kept 14 days) and the security group it named was not evaluated."
+            name="RuleFailedEvents",
+            description=(
+                "An invocation failed after Lambda's retries (or waited 6 hours): its event is in "
+                "portguard's failure queue (kept 14 days) with the error, and the security "
+                "group(s) it named were not evaluated. Fires for each new failed event."
             ),
-            metric=self.failure_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
+            # NumberOfMessagesSent counts SendMessage calls, which is how Lambda delivers to an
+            # SQS on-failure destination (only messages SQS itself moves to a dead-letter queue
+            # are not counted). Unlike the queue's depth, it rises again for every new failure.
+            metric=self.failure_queue.metric_number_of_messages_sent(
+                period=ALARM_PERIOD, statistic="Sum"
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            evaluation_periods=FAILED_EVENTS_PERIODS,
+            datapoints_to_alarm=1,
         )
-        for alarm in (errors, failures):
-            alarm.add_alarm_action(action)
-        return [errors, failures]
+        self.add_alarm(
+            self,
+            "UndeliveredEventsAlarm",
+            name="RuleUndeliveredEvents",
+            description=(
+                "Lambda could not send a failed event to portguard's failure queue (the queue or "
+                "its key refused it): that event is lost, and the security group(s) it named were "
+                "not evaluated."
+            ),
+            metric=self.function.metric(
+                "DestinationDeliveryFailures", period=ALARM_PERIOD, statistic="Sum"
+            ),
+        )
 
     def _acknowledge(self, settings: Settings) -> None:
         """cdk-nag findings that are right for other workloads and wrong for this one."""

@@ -44,7 +44,9 @@ REMEDIATION = ("off", "manual", "automatic")
 
 SETTING_KEYS = (DEPLOY_AS_KEY, SCHEDULE_KEY, LOG_RETENTION_KEY, ALARM_EMAIL_KEY, CONCURRENCY_KEY,
                 RECORDER_KEY, REMEDIATION_KEY)  # fmt: skip
+KNOWN_KEYS = (*PARAMETER_KEYS, *SETTING_KEYS)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, object]:
@@ -98,9 +100,13 @@ class Settings:
         ``invalid CDK context portguard:blockedPorts='22,70000': port 70000 is above 65535``.
         """
         node = scope.node if isinstance(scope, Construct) else scope
+        everything = node.get_all_context()
+        for key, value in everything.items():
+            if not key.startswith(CONTEXT_PREFIX):
+                _check_unprefixed(key, value)
         context = {
             key: value
-            for key, value in node.get_all_context().items()
+            for key, value in everything.items()
             if key.startswith(CONTEXT_PREFIX) and value is not None
         }
         for key, value in context.items():
@@ -153,7 +159,9 @@ def _integer(context: Mapping[str, object], key: str, default: int | None) -> in
     value = context.get(key, default)
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    # ASCII digits only: str.isdigit() also takes full-width digits (read as their ASCII value)
+    # and superscripts (which int() then refuses with a Python error).
+    if isinstance(value, str) and _ASCII_DIGITS.fullmatch(value.strip()):
         return int(value)
     raise ContextError(key, value, "expected a whole number")
 
@@ -168,13 +176,34 @@ def _boolean(context: Mapping[str, object], key: str) -> bool:
 
 
 def _check_known(key: str, value: object) -> None:
-    known = [*PARAMETER_KEYS, *SETTING_KEYS]
-    if key in known:
+    if key in KNOWN_KEYS:
         return
-    hint = next((k for k in known if k.lower().rstrip("s") == key.lower().rstrip("s")), None)
+    hint = _closest_key(key.removeprefix(CONTEXT_PREFIX))
     raise ContextError(
         key,
         value,
         f"unknown portguard context key{f' (did you mean {hint}?)' if hint else ''}; "
-        f"known: {', '.join(known)}",
+        f"known: {', '.join(KNOWN_KEYS)}",
+    )
+
+
+def _check_unprefixed(key: str, value: object) -> None:
+    """Refuse a key that names a portguard option without its prefix (``-c blockedPorts=22``):
+    the app would not read it, and the defaults would deploy in silence. Other keys (the CDK's
+    feature flags, other tools' settings) are none of portguard's business."""
+    hint = _closest_key(key)
+    if hint is not None:
+        raise ContextError(
+            key, value, f"portguard reads only keys that start with {CONTEXT_PREFIX} "
+            f"(did you mean {hint}?)"
+        )  # fmt: skip
+
+
+def _closest_key(name: str) -> str | None:
+    """The known key whose name (without the prefix) ``name`` spells, ignoring case and a
+    trailing ``s``: ``blockedport`` is ``portguard:blockedPorts``."""
+    loose = name.strip().lower().rstrip("s")
+    return next(
+        (k for k in KNOWN_KEYS if k.removeprefix(CONTEXT_PREFIX).lower().rstrip("s") == loose),
+        None,
     )

@@ -55,7 +55,8 @@ class PortguardStack(Stack):
         CfnOutput(self, "LogGroupName", value=self.rule.log_group.log_group_name,
                   description="The function's logs: one ERROR line per failure")  # fmt: skip
         CfnOutput(self, "AlarmTopicArn", value=self.rule.alarm_topic.topic_arn,
-                  description="Alarms on the function's errors and failed invocations")  # fmt: skip
+                  description="Where portguard's alarms notify: subscribe to it, or set "
+                  "portguard:alarmEmail")  # fmt: skip
         CfnOutput(self, "FailedInvocationsQueueUrl", value=self.rule.failure_queue.queue_url,
                   description="Events whose evaluation failed after Lambda's retries")  # fmt: skip
         CfnOutput(

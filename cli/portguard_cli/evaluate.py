@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from portguard.decision import evaluate_group, evaluate_item
 from portguard.errors import InvalidEventError
-from portguard.reader import is_object, parse_configuration_item, parse_ec2_group
+from portguard.reader import (
+    is_object,
+    json_error_reason,
+    json_kind,
+    parse_configuration_item,
+    parse_ec2_group,
+)
 from portguard_cli.main import UsageError, read_json, rule_parameters
 from portguard_cli.results import Result, report
 
@@ -82,13 +88,20 @@ def evaluate_document(document: Any, parameters: RuleParameters, *, source: str)
 
 def _groups(document: Any, source: str) -> Iterator[tuple[str, Any]]:
     """(``"config"``, ``"config-left-scope"`` or ``"ec2"``, the object) for each group the
-    document holds."""
-    if isinstance(document, list):
-        for element in document:
-            yield from _groups(element, source)
-        return
+    document holds, in order. Lists of lists are walked with a stack, not by recursion: JSON
+    may nest deeper than Python recurses."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, list):
+            pending.extend(reversed(value))
+        else:
+            yield from _groups_of_object(value, source)
+
+
+def _groups_of_object(document: Any, source: str) -> Iterator[tuple[str, Any]]:
     if not is_object(document):
-        raise UsageError(f"{source}: a JSON {type(document).__name__} is not {SHAPES}")
+        raise UsageError(f"{source}: {json_kind(document)} is not {SHAPES}")
     document, left_scope = _unwrap_lambda_event(document, source)
     if is_object(document.get("configurationItem")):  # an invoking event
         # Config said the resource left the rule's scope: the handler answers NOT_APPLICABLE.
@@ -102,8 +115,10 @@ def _groups(document: Any, source: str) -> Iterator[tuple[str, Any]]:
         yield "config", document
     elif "GroupId" in document:  # one EC2 group
         yield "ec2", document
+    elif not document:
+        raise UsageError(f"{source}: an empty object is not {SHAPES}")
     else:
-        keys = ", ".join(sorted(map(str, document))[:6]) or "none"
+        keys = ", ".join(sorted(map(str, document))[:6])
         raise UsageError(f"{source}: an object with keys {keys} is not {SHAPES}")
 
 
@@ -114,10 +129,11 @@ def _unwrap_lambda_event(document: Any, source: str) -> tuple[Any, bool]:
         return document, False
     try:
         invoking = json.loads(document["invokingEvent"])
-    except ValueError as error:
-        raise UsageError(f"{source}: invokingEvent is not JSON ({error})") from error
+    except (ValueError, RecursionError) as error:
+        reason = json_error_reason(error)
+        raise UsageError(f"{source}: invokingEvent cannot be read as JSON: {reason}") from error
     if not is_object(invoking):
-        raise UsageError(f"{source}: invokingEvent is not a JSON object")
+        raise UsageError(f"{source}: invokingEvent is not an object: {json_kind(invoking)}")
     return invoking, document.get("eventLeftScope") is True
 
 
@@ -126,7 +142,8 @@ def _latest_per_resource(items: list[Any], source: str) -> Iterator[tuple[str, A
     latest: dict[str, Any] = {}
     for item in items:
         if not is_object(item):
-            raise UsageError(f"{source}: a configurationItems entry is not an object")
+            kind = json_kind(item)
+            raise UsageError(f"{source}: a configurationItems entry is not an object: {kind}")
         key = str(item.get("resourceId"))
         time = str(item.get("configurationItemCaptureTime", ""))
         if key not in latest or time > str(latest[key].get("configurationItemCaptureTime", "")):

@@ -8,8 +8,12 @@ change: the sandbox's (``--sandbox``) or a session of the caller's profile and r
 Output: standard output holds one JSON object, ``{"evaluations": [...], "summary": {...}}``, and
 nothing else; the handler's log lines and EMF metrics go to standard error. Exit status 0 when the
 handler returned, 2 when it raised (bad parameters, a malformed event, AWS refusing a call), with
-``portguard invoke: <error>`` on standard error and standard output empty, or, when evaluations
-were sent before it failed, ``{"evaluations": [...], "error": "..."}``.
+``portguard invoke: the handler failed: <what and why>`` on standard error (the cause too: no
+credentials, an endpoint out of reach, access denied) and standard output empty, or, when
+evaluations were sent before it failed, ``{"evaluations": [...], "error": "..."}``.
+
+Against an account, the region is ``--region``, else ``AWS_REGION``, else the profile's or
+``AWS_DEFAULT_REGION`` (as ``scan`` reads it), and credentials are checked before the handler runs.
 
 With ``--sandbox`` the event's result token is replaced by ``TESTMODE`` (said on standard error):
 the sandbox's Config takes test mode only, and a captured token means nothing to it.
@@ -62,11 +66,17 @@ class LocalContext:
 @dataclass(frozen=True, slots=True)
 class HandlerRun:
     """One invocation: the evaluations sent to PutEvaluations, and what the handler returned
-    (``summary``) or raised (``error``)."""
+    (``summary``) or raised (``error``), in the clients' ``region``."""
 
     evaluations: list[dict[str, Any]]
     summary: dict[str, Any] | None
     error: Exception | None
+    region: str | None = None
+
+    @property
+    def failure(self) -> str | None:
+        """The error, said for people (:func:`handler_failure`)."""
+        return None if self.error is None else handler_failure(self.error, self.region)
 
 
 def run_handler(
@@ -96,11 +106,11 @@ def run_handler(
         ):
             summary = handler.lambda_handler(event, LocalContext())
     except Exception as error:  # noqa: BLE001 - whatever the handler raises is the answer
-        return HandlerRun(posted, None, error)
+        return HandlerRun(posted, None, error, config_client.meta.region_name)
     finally:
         handler.rule = previous_rule
         config_client.meta.events.unregister(_PUT_EVALUATIONS, record)
-    return HandlerRun(posted, dict(summary), None)
+    return HandlerRun(posted, dict(summary), None, config_client.meta.region_name)
 
 
 @contextlib.contextmanager
@@ -153,22 +163,17 @@ def _in_sandbox(event: Any, args: argparse.Namespace) -> HandlerRun:
 
 
 def _in_account(event: Any, args: argparse.Namespace) -> HandlerRun:
-    import boto3  # noqa: PLC0415
-    from botocore.exceptions import BotoCoreError  # noqa: PLC0415
-
     from portguard.handler import CLIENT_CONFIG  # noqa: PLC0415
+    from portguard_cli.scan import default_region, open_session  # noqa: PLC0415 - boto3
 
-    try:
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
-        region = session.region_name
-        if not region:
-            raise UsageError(
-                "no region: pass --region, or set one in your AWS profile or AWS_DEFAULT_REGION"
-            )
-        config = session.client("config", config=CLIENT_CONFIG)
-        ec2 = session.client("ec2", config=CLIENT_CONFIG)
-    except BotoCoreError as error:  # ProfileNotFound and the like
-        raise UsageError(str(error)) from error
+    session = open_session(args.profile)  # a missing profile or credentials: said here, once
+    region = args.region or default_region(session)
+    if not region:
+        raise UsageError(
+            "no region: pass --region, or set AWS_REGION, or a region in your AWS profile"
+        )
+    config = session.client("config", region_name=region, config=CLIENT_CONFIG)
+    ec2 = session.client("ec2", region_name=region, config=CLIENT_CONFIG)
     token = event.get("resultToken") if isinstance(event, dict) else None
     if token == TEST_MODE_TOKEN:
         note = (
@@ -192,6 +197,23 @@ def _in_account(event: Any, args: argparse.Namespace) -> HandlerRun:
     )
 
 
+def handler_failure(error: BaseException, region: str | None) -> str:
+    """What the handler's exception means, in one line, with its cause: a botocore error as
+    ``scan`` explains it (no credentials, an endpoint out of reach, access denied); any other
+    with the error it was raised from, which for undelivered evaluations is why."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    from portguard_cli.scan import explain  # noqa: PLC0415
+
+    if isinstance(error, ClientError | BotoCoreError):
+        return explain(error, region or "")
+    message = str(error) or type(error).__name__
+    cause = error.__cause__
+    if cause is not None and str(cause) not in message:
+        message += f" ({handler_failure(cause, region)})"
+    return message
+
+
 def _json_default(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -200,20 +222,18 @@ def _json_default(value: object) -> str:
 
 def _report(outcome: HandlerRun, out: IO[str]) -> int:
     """The evaluations and summary as JSON on ``out``; an error on standard error."""
-    if outcome.error is None:
+    failure = outcome.failure
+    if failure is None:
         document: dict[str, Any] = {"evaluations": outcome.evaluations, "summary": outcome.summary}
     elif outcome.evaluations:  # some were sent before it failed: show them, they are the clue
-        document = {"evaluations": outcome.evaluations, "error": str(outcome.error)}
+        document = {"evaluations": outcome.evaluations, "error": failure}
     else:
         document = {}
     if document:
         json.dump(document, out, indent=2, default=_json_default)
         out.write("\n")
         out.flush()
-    if outcome.error is not None:
-        print(
-            f"portguard invoke: the handler raised {type(outcome.error).__name__}: {outcome.error}",
-            file=sys.stderr,
-        )
+    if failure is not None:
+        print(f"portguard invoke: the handler failed: {failure}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK

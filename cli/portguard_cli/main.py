@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from portguard.errors import InvalidParameterError
 from portguard.parameters import RuleParameters, parse_rule_parameters
+from portguard.reader import json_error_reason
 from portguard_cli.results import EXIT_ERROR
+from portguard_cli.runner import run_guarded
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -55,8 +57,10 @@ def read_json(name: str) -> Any:
         raise UsageError(
             f"{name}: not JSON (not text in UTF-8, UTF-16 or UTF-32: {error.reason})"
         ) from error
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise UsageError(f"{name}: not JSON ({error})") from error
+    except (ValueError, RecursionError) as error:  # JSON beyond what Python reads
+        raise UsageError(f"{name}: cannot be read as JSON: {json_error_reason(error)}") from error
 
 
 def rule_parameters(args: argparse.Namespace) -> RuleParameters:
@@ -137,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--profile", help="the AWS CLI profile to use")
     _add_parameter_options(scan)
     _add_format(scan)
-    scan.set_defaults(module="scan")
+    scan.set_defaults(module="scan", command_parser=scan)
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -150,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("files", nargs="+", metavar="FILE")
     _add_parameter_options(evaluate)
     _add_format(evaluate)
-    evaluate.set_defaults(module="evaluate")
+    evaluate.set_defaults(module="evaluate", command_parser=evaluate)
 
     invoke = commands.add_parser(
         "invoke",
@@ -168,8 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="an embedded AWS account (moto), seeded from examples/",
     )
     invoke.add_argument("--profile", help="the AWS CLI profile to use")
-    invoke.add_argument("--region", help="the region (default: the session's)")
-    invoke.set_defaults(module="invoke")
+    invoke.add_argument(
+        "--region",
+        help="the region (default: AWS_REGION, else the profile's or AWS_DEFAULT_REGION)",
+    )
+    invoke.set_defaults(module="invoke", command_parser=invoke)
 
     remediate = commands.add_parser(
         "remediate",
@@ -200,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         "portguard-rollback-GROUP_ID-TIME.json here); never overwritten",
     )
     _add_parameter_options(remediate)
-    remediate.set_defaults(module="remediate")
+    remediate.set_defaults(module="remediate", command_parser=remediate)
 
     restore = commands.add_parser(
         "restore",
@@ -214,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--apply", action="store_true", help="make the changes")
     restore.add_argument("--profile", help="the AWS CLI profile to use")
     restore.add_argument("--region", help="overrides the region the rollback file names")
-    restore.set_defaults(module="remediate")
+    restore.set_defaults(module="remediate", command_parser=restore)
 
     pack = commands.add_parser(
         "conformance-pack",
@@ -232,18 +239,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="the periodic sweep's frequency (default: TwentyFour_Hours)",
     )
     _add_parameter_options(pack)
-    pack.set_defaults(module="pack")
+    pack.set_defaults(module="pack", command_parser=pack)
     return parser
 
 
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, parsed; exits 2 with the command's own usage when it is wrong."""
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        # argparse leaves these to `portguard`'s own parser, whose usage says nothing of the
+        # command's options: report them with the command's usage.
+        command_parser: argparse.ArgumentParser = args.command_parser
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """``portguard``: the exit status is 0 when every group complies (or the work was done), 1
+    when a group is NON_COMPLIANT (or a remediation plan was refused), 2 when anything failed."""
+    args = parse_arguments(argv)
+    return run_guarded(f"portguard {args.command}", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"portguard_cli.{args.module}")
     try:
         status: int = module.run(args)
     except UsageError as error:
         print(f"portguard {args.command}: {error}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        return 130
     return status

@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 PACK_NAME = "portguard"
 RESOURCE_NAME = "PortguardRule"
 
-# arn:<partition>:lambda:<region>:<account>:function:<name>[:<version or alias>]
+# arn:<partition>:lambda:<region>:<account>:function:<name>[:<version or alias>]; ASCII: \d
+# alone also takes other scripts' digits.
 _FUNCTION_ARN = re.compile(
     r"arn:(?P<partition>aws(?:-[a-z]+)*):lambda:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):"
     r"(?P<account>\d{12}):function:(?P<name>[A-Za-z0-9_-]{1,64})"
-    r"(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]{1,128}))?"
+    r"(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]{1,128}))?",
+    re.ASCII,
 )
 
 

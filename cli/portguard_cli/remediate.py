@@ -89,9 +89,11 @@ def _remediate(args: argparse.Namespace) -> int:
         if not path.exists():  # the first write failed, and it comes before any change
             message = f"{path}: cannot write the rollback file, nothing was changed"
             return _failed(args.command, f"{message} ({error.strerror})", None)
-        # A later write failed: the file still holds the original rules, and the plan.
-        message = f"{path}: cannot update the rollback file ({error.strerror}); the group may"
-        return _failed(args.command, f"{message} have been changed", path)
+        # A later write failed: the file holds the original rules and what was done before it.
+        # The adapter's note says whether the one change it could not record was taken back.
+        notes = "; ".join(getattr(error, "__notes__", ())) or "the group may have been changed"
+        message = f"{path}: cannot update the rollback file ({error.strerror}); {notes}"
+        return _failed(args.command, message, path)
     _print(outcome)
     if outcome.status == PLANNED:
         print(f"to apply: the same command with --apply (the rollback file goes to {path} "
@@ -146,6 +148,8 @@ def write_rollback(path: Path, document: dict[str, Any]) -> None:
 def _print(outcome: Outcome) -> None:
     for line in outcome.lines:
         print(line)
+    for line in outcome.meanwhile:
+        print(f"meanwhile: {line}")
     print(outcome.message)
 
 

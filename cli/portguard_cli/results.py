@@ -13,6 +13,9 @@ from portguard.model import Compliance
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
+    from rich.table import Table
+    from rich.text import Text
+
     from portguard.model import SecurityGroup, Verdict
 
 EXIT_COMPLIANT = 0
@@ -33,6 +36,9 @@ class Result:
     compliance: Compliance
     annotation: str | None
     source: str
+    warnings: tuple[str, ...] = ()
+    """What was skipped reading the group (an unreadable CIDR or port, a malformed list), as
+    the handler logs it."""
 
     @classmethod
     def of(
@@ -45,9 +51,8 @@ class Result:
         region: str | None,
         source: str,
     ) -> Result:
-        return cls(
-            group_id, group_name, vpc_id, region, verdict.compliance, verdict.annotation, source
-        )
+        return cls(group_id, group_name, vpc_id, region, verdict.compliance, verdict.annotation,
+                   source, verdict.warnings)  # fmt: skip
 
     @classmethod
     def of_group(
@@ -57,9 +62,9 @@ class Result:
         return cls.of(verdict, group_id=group.group_id, group_name=group.group_name,
                       vpc_id=group.vpc_id, region=region, source=source)  # fmt: skip
 
-    def as_json(self) -> dict[str, str | None]:
+    def as_json(self) -> dict[str, str | list[str] | None]:
         """The stable JSON fields (SPEC §3): groupId, groupName, vpcId, region, compliance,
-        annotation, source."""
+        annotation, source, and warnings (a list of strings, empty when nothing was skipped)."""
         return {
             "groupId": self.group_id,
             "groupName": self.group_name,
@@ -68,6 +73,7 @@ class Result:
             "compliance": self.compliance.value,
             "annotation": self.annotation,
             "source": self.source,
+            "warnings": list(self.warnings),
         }
 
 
@@ -100,46 +106,131 @@ def write_json(results: Sequence[Result], out: IO[str]) -> None:
     out.write("\n")
 
 
-def write_table(results: Sequence[Result], out: IO[str]) -> None:
-    """A readable table (rich), non-compliant first, with a one-line summary under it."""
-    from rich.console import Console  # noqa: PLC0415 - JSON output never pays for rich
-    from rich.markup import escape  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+FILE_WIDTH = 200
+"""The table's width in a file or a pipe, which have none of their own."""
 
-    # A terminal's own width; written to a file or pipe, wide enough not to fold the ids.
-    console = Console(file=out, width=None if out.isatty() else 200)
-    table = Table(show_lines=False)
-    # Columns that say something: a file's groups have no region, the sandbox's no VPC.
-    columns: list[tuple[str, Callable[[Result], str | None]]] = [
-        ("group", attrgetter("group_id")),
-        ("name", attrgetter("group_name")),
-        ("VPC", attrgetter("vpc_id")),
-        ("region", attrgetter("region")),
-    ]
-    columns = [(header, get) for header, get in columns if any(get(r) for r in results)]
-    for header, _ in columns:
-        table.add_column(header, no_wrap=True)
-    table.add_column("compliance", no_wrap=True)
-    table.add_column("annotation", overflow="fold", min_width=40)
-    styles = {
-        Compliance.NON_COMPLIANT: "bold red",
-        Compliance.COMPLIANT: "green",
-        Compliance.NOT_APPLICABLE: "dim",
-    }
-    for r in ordered(results):
-        # Group names may hold brackets, which rich would read as markup: escape what AWS gave.
-        table.add_row(
-            *(escape(get(r) or "") for _, get in columns),
-            f"[{styles[r.compliance]}]{r.compliance.value}[/]",
-            escape(r.annotation or ""),
-        )
+# The annotation column's least width in the first two layouts (the last takes what is left);
+# in the second a long name gets room beyond the ids only while the annotation keeps this.
+_WIDE_ANNOTATION = 40
+_STACKED_ANNOTATION = 30
+_STYLES = {
+    Compliance.NON_COMPLIANT: "bold red",
+    Compliance.COMPLIANT: "green",
+    Compliance.NOT_APPLICABLE: "dim",
+}
+_GROUP_ID: Callable[[Result], str | None] = attrgetter("group_id")
+_FIELDS: tuple[tuple[str, Callable[[Result], str | None]], ...] = (
+    ("name", attrgetter("group_name")),
+    ("VPC", attrgetter("vpc_id")),
+    ("region", attrgetter("region")),
+)
+"""What is said of a group besides its id, when some group has it."""
+
+
+def write_table(results: Sequence[Result], out: IO[str], *, width: int | None = None) -> None:
+    """A readable table (rich), non-compliant first, with a one-line summary under it.
+
+    ``width`` is the output's: by default a terminal's own, and :data:`FILE_WIDTH` in a file or
+    a pipe. Every annotation and warning is printed whole at any width (wrapped, never cut),
+    and so are the ids as long as there is room for them: the layout is the first that leaves
+    the annotation room, from one column per field to everything about a group stacked in one.
+    """
+    from rich.console import Console  # noqa: PLC0415 - JSON output never pays for rich
+
+    if width is None and not out.isatty():
+        width = FILE_WIDTH
+    console = Console(file=out, width=width, highlight=False)
     if results:
-        console.print(table)
+        console.print(_table(ordered(results), console.width), crop=False)
     counts = {c: sum(1 for r in results if r.compliance is c) for c in Compliance}
+    warned = sum(1 for r in results if r.warnings)
     console.print(
         f"{len(results)} group{'' if len(results) == 1 else 's'}: "
         f"{counts[Compliance.NON_COMPLIANT]} non-compliant, "
         f"{counts[Compliance.COMPLIANT]} compliant, {counts[Compliance.NOT_APPLICABLE]} "
-        "not applicable",
-        highlight=False,
+        "not applicable" + (f"; {warned} with warnings (input skipped)" if warned else ""),
     )
+
+
+def _table(results: Sequence[Result], width: int) -> Table:
+    """The table in the first layout that leaves the annotation room in ``width``: (1) a column
+    per field; (2) name, VPC and region under the group id; (3) the compliance there too. Ids,
+    regions and the compliance are never folded (unless ``width`` cannot hold an id at all); a
+    name is, when it must be."""
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    # Columns that say something: a file's groups have no region, the sandbox's no VPC.
+    fields = [(header, get) for header, get in _FIELDS if any(get(r) for r in results)]
+    said: list[tuple[str, Callable[[Result], str | None]]] = [("group", _GROUP_ID), *fields]
+    widths = {
+        header: max(len(header), *(len(get(r) or "") for r in results)) for header, get in said
+    }
+    compliance = max(len("compliance"), *(len(r.compliance.value) for r in results))
+    whole = max(w for header, w in widths.items() if header != "name")
+    name = widths.get("name", 0)
+
+    def room(beside: int, used: int) -> int:
+        """The annotation's width beside ``used`` characters in ``beside`` other columns: each
+        column has a space either side and a border on its left, the table one more."""
+        return width - used - 3 * (beside + 1) - 1
+
+    table = Table()
+    if room(len(widths) + 1, sum(widths.values()) + compliance) >= _WIDE_ANNOTATION:
+        for header, column_width in widths.items():
+            table.add_column(header, overflow="fold", no_wrap=header != "name", width=column_width)
+        table.add_column("compliance", no_wrap=True, width=compliance)
+        table.add_column("annotation", overflow="fold")
+        for r in results:
+            cells = [Text(r.group_id), *(Text(get(r) or "") for _, get in fields)]
+            table.add_row(*cells, _compliance(r), _annotation(r))
+    elif room(2, whole + compliance) >= _STACKED_ANNOTATION:
+        group = max(whole, min(name, room(2, compliance) - _STACKED_ANNOTATION))
+        table.add_column("group", overflow="fold", width=group)
+        table.add_column("compliance", no_wrap=True, width=compliance)
+        table.add_column("annotation", overflow="fold")
+        for r in results:
+            table.add_row(_stacked(r, fields), _compliance(r), _annotation(r))
+    else:
+        # The annotation gets all the room the ids leave: a long name is folded.
+        table.add_column("group", overflow="fold", width=max(whole, compliance))
+        table.add_column("annotation", overflow="fold")
+        for r in results:
+            table.add_row(_stacked(r, fields, _compliance(r)), _annotation(r))
+    return table
+
+
+def _compliance(result: Result) -> Text:
+    from rich.text import Text  # noqa: PLC0415
+
+    return Text(result.compliance.value, style=_STYLES[result.compliance])
+
+
+def _stacked(
+    result: Result,
+    fields: Sequence[tuple[str, Callable[[Result], str | None]]],
+    *lines: Text,
+) -> Text:
+    """The group's id, then ``lines``, then its other fields (dim), one a line."""
+    from rich.text import Text  # noqa: PLC0415
+
+    out = Text(result.group_id)
+    for line in lines:
+        out.append("\n").append_text(line)
+    for _, get in fields:
+        if value := get(result):
+            out.append(f"\n{value}", style="dim")
+    return out
+
+
+def _annotation(result: Result) -> Text:
+    """The annotation, and under it each warning (dim). Text, not markup: what AWS or a file
+    gave (brackets in a name, a CIDR) is printed as it is."""
+    from rich.text import Text  # noqa: PLC0415
+
+    out = Text(result.annotation or "")
+    for warning in result.warnings:
+        if out:
+            out.append("\n")
+        out.append(f"warning: {warning}", style="dim")
+    return out

@@ -37,6 +37,7 @@ from portguard.model import SECURITY_GROUP_TYPE, Compliance
 from portguard.parameters import DEFAULT_BLOCKED_PORTS, parse_rule_parameters
 from portguard_cli.invoke import HandlerRun, run_handler
 from portguard_cli.results import Result, write_table
+from portguard_cli.runner import run_guarded
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -562,8 +563,8 @@ def evaluate_sandbox(sandbox: Sandbox, *, log_stream: IO[str]) -> SandboxRun:
     runs.append((sandbox.scheduled_event(), by_sweep))
     for event, into in runs:
         outcome = sandbox.run_handler(event, log_stream=log_stream)
-        if outcome.error is not None:
-            errors.append(f"{type(outcome.error).__name__}: {outcome.error}")
+        if outcome.failure is not None:
+            errors.append(outcome.failure)
         if outcome.summary is not None:
             calls += int(outcome.summary.get("putEvaluationsCalls", 0))
         for evaluation in outcome.evaluations:
@@ -684,4 +685,5 @@ def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # As every portguard command: a failure is one line, a closed pipe ends the output quietly.
+    raise SystemExit(run_guarded("portguard sandbox", main))

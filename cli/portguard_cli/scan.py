@@ -63,6 +63,8 @@ _INVALID_CODES = frozenset(
     {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch"}
 )
 _DENIED_CODES = frozenset({"UnauthorizedOperation", "AccessDenied", "AccessDeniedException"})
+# The IAM service prefix of the calls portguard makes outside EC2 (`invoke` runs the handler).
+_SERVICE_PREFIXES = {"PutEvaluations": "config", "GetResourceConfigHistory": "config"}
 _SSO_ERRORS = (SSOTokenLoadError, UnauthorizedSSOTokenError, TokenRetrievalError)
 
 
@@ -205,7 +207,8 @@ def _explain_client_error(error: ClientError, region: str) -> str:
     if code in _INVALID_CODES:
         return f"credentials not valid ({code}): {message}"
     if code in _DENIED_CODES:
-        return f"{region}: access denied to ec2:{error.operation_name}: {message}"
+        action = f"{_SERVICE_PREFIXES.get(error.operation_name, 'ec2')}:{error.operation_name}"
+        return f"{region}: access denied to {action}: {message}"
     if code == "OptInRequired":
         return f"{region}: the region is not enabled for this account (OptInRequired)"
     if code == "AuthFailure":

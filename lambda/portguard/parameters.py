@@ -34,8 +34,9 @@ DEFAULT_BLOCKED_PORTS = "fsbp"
 
 _E = TypeVar("_E", bound=Enum)
 
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
-_PORT = re.compile(r"^\d+$")
+# ASCII digits only: \d and int() also read other scripts' digits (full-width 22 is 22).
+_RANGE = re.compile(r"([0-9]+)-([0-9]+)")
+_PORT = re.compile(r"[0-9]+")
 _SPACED_HYPHEN = re.compile(r"\s*-\s*")
 _SEPARATORS = re.compile(r"[,\s]+")
 
@@ -116,9 +117,9 @@ def parse_ports(text: str, *, name: str = "blockedPorts", allow_all: bool = Fals
             ranges.extend((p, p) for p in PRESETS[lowered])
         elif allow_all and lowered == "all":
             ranges.append((0, MAX_PORT))
-        elif _PORT.match(token):
+        elif _PORT.fullmatch(token):
             ranges.append((_port(name, text, token), _port(name, text, token)))
-        elif match := _RANGE.match(token):
+        elif match := _RANGE.fullmatch(token):
             low, high = _port(name, text, match[1]), _port(name, text, match[2])
             if low > high:
                 raise InvalidParameterError(
@@ -131,15 +132,19 @@ def parse_ports(text: str, *, name: str = "blockedPorts", allow_all: bool = Fals
                 if allow_all
                 else "or a preset (fsbp, hipaa, cis)"
             )
+            if any(char.isdigit() for char in token if not char.isascii()):
+                expected += "; ports are written with the digits 0-9"
             raise InvalidParameterError(name, text, f"unknown token {token!r}: expected {expected}")
     return PortSet(ranges)
 
 
 def _port(name: str, text: str, digits: str) -> int:
-    value = int(digits)
-    if value > MAX_PORT:
-        raise InvalidParameterError(name, text, f"port {digits} is above {MAX_PORT}")
-    return value
+    # Length first: int() refuses strings of over 4300 digits with an error about Python.
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(MAX_PORT)) or int(significant) > MAX_PORT:
+        shown = digits if len(digits) <= 12 else f"{digits[:6]}… ({len(digits)} digits)"
+        raise InvalidParameterError(name, text, f"port {shown} is above {MAX_PORT}")
+    return int(significant)
 
 
 def _choice(name: str, raw: str, enum: type[_E]) -> _E:

@@ -15,6 +15,8 @@ floats (SelectResourceConfig writes ``22.0``), legacy items have only ``ipRanges
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeGuard
@@ -27,6 +29,17 @@ from portguard.model import (
     Permission,
     SecurityGroup,
     normalize_protocol,
+)
+
+# A port written as a string: ASCII digits only (str.isdigit() and int() take any script's
+# digits, and superscripts that int() then refuses), few enough for int() to read.
+_PORT_TEXT = re.compile(r"\s*(-?)0*([0-9]{1,20})\s*")
+_SHOWN = 60
+"""Characters of an unreadable value quoted in a warning."""
+_JSON_KINDS = (
+    (int | float, "a JSON number"),
+    (str, "a JSON string"),
+    (list | tuple, "a JSON list"),
 )
 
 
@@ -74,6 +87,41 @@ def is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
     return type(value) is dict or isinstance(value, Mapping)
 
 
+def json_kind(value: object) -> str:
+    """What a JSON value is, in JSON's words (never Python's type names), for messages.
+
+    >>> json_kind([1]), json_kind(None), json_kind({})
+    ('a JSON list', 'null', 'an empty object')
+    """
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)  # null, true or false
+    if is_object(value):
+        return "a JSON object" if value else "an empty object"
+    for types, kind in _JSON_KINDS:
+        if isinstance(value, types):
+            return kind
+    return "a value JSON does not have"
+
+
+def json_error_reason(error: ValueError | RecursionError) -> str:
+    """Why ``json.loads`` refused a text, in plain words: its own messages say where the syntax
+    breaks, but a deep nesting or a long number fail with messages about Python's limits."""
+    if isinstance(error, RecursionError):
+        return "its lists and objects are nested too deeply"
+    if not isinstance(error, json.JSONDecodeError) and "integer string conversion" in str(error):
+        return f"it holds a number of more than {sys.get_int_max_str_digits()} digits"
+    return str(error)
+
+
+def _shown(value: object) -> str:
+    """A value as JSON writes it, cut short, to quote in a warning."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):  # a circular or too deep structure: say what it is
+        text = json_kind(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 1]}…"
+
+
 _CONFIG = _Keys(pascal=False)
 _EC2 = _Keys(pascal=True)
 
@@ -85,7 +133,7 @@ def parse_configuration_item(item: Mapping[str, Any]) -> ConfigItem:
     or a security group's configuration is present but not an object.
     """
     if not is_object(item):
-        raise InvalidEventError(f"configurationItem is not an object: {type(item).__name__}")
+        raise InvalidEventError(f"configurationItem is not an object: {json_kind(item)}")
     resource_type = item.get("resourceType")
     resource_id = item.get("resourceId")
     if not isinstance(resource_type, str) or not isinstance(resource_id, str):
@@ -105,13 +153,14 @@ def parse_configuration_item(item: Mapping[str, Any]) -> ConfigItem:
         if isinstance(configuration, str):  # GetResourceConfigHistory gives a JSON string
             try:
                 configuration = json.loads(configuration)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InvalidEventError(
-                    f"configuration of {resource_id} is not valid JSON: {exc}"
+                    f"configuration of {resource_id} cannot be read as JSON: "
+                    f"{json_error_reason(exc)}"
                 ) from exc
         if not is_object(configuration):
             raise InvalidEventError(
-                f"configuration of {resource_id} is not an object: {type(configuration).__name__}"
+                f"configuration of {resource_id} is not an object: {json_kind(configuration)}"
             )
         group = _read_group(
             configuration, _CONFIG, default_id=resource_id, item_tags=item.get("tags")
@@ -128,7 +177,7 @@ def parse_configuration_item(item: Mapping[str, Any]) -> ConfigItem:
 def parse_ec2_group(group: Mapping[str, Any]) -> SecurityGroup:
     """Read one group of the EC2 API's ``DescribeSecurityGroups`` output."""
     if not is_object(group):
-        raise InvalidEventError(f"security group is not an object: {type(group).__name__}")
+        raise InvalidEventError(f"security group is not an object: {json_kind(group)}")
     return _read_group(group, _EC2, default_id="", item_tags=None)
 
 
@@ -137,11 +186,14 @@ def _read_group(
 ) -> SecurityGroup:
     warnings: list[str] = []
     permissions = []
-    for raw in _list(conf.get(keys.permissions)):
+    raw_permissions = conf.get(keys.permissions)
+    if raw_permissions is not None and type(raw_permissions) is not list:
+        warnings.append(f"skipped {keys.permissions}: {json_kind(raw_permissions)}, not a list")
+    for raw in _list(raw_permissions):
         if is_object(raw):
             permissions.append(_read_permission(raw, keys, warnings))
         else:
-            warnings.append(f"skipped an ingress permission that is not an object: {raw!r}")
+            warnings.append(f"skipped an ingress permission that is not an object: {_shown(raw)}")
     group_id = conf.get(keys.group_id)
     return SecurityGroup(
         group_id if isinstance(group_id, str) and group_id else default_id,
@@ -160,7 +212,7 @@ def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -
     proto_raw = get(keys.protocol)
     protocol = normalize_protocol(proto_raw)
     if protocol is None:
-        warnings.append(f"permission without ipProtocol ({proto_raw!r}): allows no port")
+        warnings.append(f"permission without ipProtocol ({_shown(proto_raw)}): allows no port")
         protocol = ""
     ports = None
     if protocol in PORTED_PROTOCOLS:
@@ -170,13 +222,17 @@ def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -
         else:
             ports = _read_ports(low, high, warnings)
     # Source lists are usually empty, so each is looked at before a call is made to read it.
-    ipv4 = _cidrs(value, keys.ipv4_cidr) if (value := get(keys.ipv4)) else []
+    ipv4 = _cidrs(value, keys.ipv4, keys.ipv4_cidr, warnings) if (value := get(keys.ipv4)) else []
     if keys.legacy is not None and (legacy := get(keys.legacy)) and legacy != ipv4:
         # Config repeats ipv4Ranges in the legacy ipRanges (as strings): read it only when it
         # says something else.
-        ipv4 += _cidrs(legacy, keys.ipv4_cidr)
-    ipv6 = _cidrs(value, keys.ipv6_cidr) if (value := get(keys.ipv6)) else ()
-    lists = _cidrs(value, keys.prefix_id) if (value := get(keys.prefix_lists)) else ()
+        ipv4 += _cidrs(legacy, keys.legacy, keys.ipv4_cidr, warnings)
+    ipv6 = _cidrs(value, keys.ipv6, keys.ipv6_cidr, warnings) if (value := get(keys.ipv6)) else ()
+    lists = (
+        _cidrs(value, keys.prefix_lists, keys.prefix_id, warnings)
+        if (value := get(keys.prefix_lists))
+        else ()
+    )
     return _new_permission(
         (
             protocol,
@@ -193,9 +249,11 @@ def _new_permission(fields: tuple[Any, ...]) -> Permission:
     return tuple.__new__(Permission, fields)
 
 
-def _cidrs(value: object, key: str) -> list[str]:
-    """The strings of a source list: entries are ``{key: "cidr"}`` objects or plain strings."""
-    if not value or type(value) is not list:
+def _cidrs(value: object, name: str, key: str, warnings: list[str]) -> list[str]:
+    """The strings of the source list ``name``: entries are ``{key: "cidr"}`` objects or plain
+    strings. What is not one is skipped with a warning."""
+    if type(value) is not list:
+        warnings.append(f"skipped {name}: {json_kind(value)}, not a list")
         return []
     out = []
     for entry in value:
@@ -203,6 +261,8 @@ def _cidrs(value: object, key: str) -> list[str]:
         text = entry if type(entry) is str else entry.get(key) if is_object(entry) else None
         if type(text) is str and text:
             out.append(text)  # stripped, if need be, when parsed (once per distinct string)
+        else:
+            warnings.append(f"skipped an unreadable {name} entry: {_shown(entry)}")
     return out
 
 
@@ -226,10 +286,10 @@ def _port_or_none(value: object, warnings: list[str]) -> int | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
+    if isinstance(value, str) and (match := _PORT_TEXT.fullmatch(value)):
+        value = int(match[1] + match[2])
     if not isinstance(value, int):
-        warnings.append(f"unreadable port {value!r}: counted as every port")
+        warnings.append(f"unreadable port {_shown(value)}: counted as every port")
         return None
     if value < 0:
         return None

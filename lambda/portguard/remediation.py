@@ -10,7 +10,10 @@ rules open to the internet, check, and roll back if something broke. This module
   opens it is replaced by the same rule minus the offending ports, so every other port keeps
   exactly its sources; private ranges, narrow CIDRs and security-group references are untouched;
 - the result is decided again with the same decision, and a plan that would leave the group open,
-  or need more rules than its quota while adding before removing, is refused with the reason.
+  or need more rules than its quota while adding before removing, is refused with the reason;
+- every rule the plan adds knows the original rules it exists for (it is a piece of them, or an
+  allowed source in their place): when one of those is removed by someone else meanwhile, what
+  was added for it alone must go too (see :func:`opened_beyond` and the apply adapter).
 
 The rollback document (what ``portguard remediate`` writes before its first change, and what the
 remediation function returns to Systems Manager) is defined here too, so both read the same format.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from portguard.decision import PrefixListResolver, evaluate_group, parse_cidr
@@ -75,8 +79,12 @@ class Rule(NamedTuple):
     description: str | None = None
 
     @property
-    def key(self) -> tuple[str, int | None, int | None, str, str]:
+    def key(self) -> RuleKey:
         return (self.protocol, self.from_port, self.to_port, self.kind, self.source)
+
+
+RuleKey = tuple[str, int | None, int | None, str, str]
+"""What identifies a rule to EC2: :attr:`Rule.key`."""
 
 
 class Quota(NamedTuple):
@@ -93,7 +101,10 @@ class Plan(NamedTuple):
     """What to add and remove to close a group's offending ports, or why not.
 
     ``add`` and ``remove`` are applied in that order; ``peak`` is the number of IPv4 and IPv6
-    rules (as the quota counts them) while both old and new rules are in place.
+    rules (as the quota counts them) while both old and new rules are in place. ``origins`` gives,
+    for each rule added (by key), the original rules it exists for: those it is a piece of, or
+    stands in for as an allowed source. A rule added for several (the same piece of two rules)
+    is needed while any of them is.
     """
 
     group_id: str
@@ -106,6 +117,7 @@ class Plan(NamedTuple):
     peak: tuple[int, int]
     notes: tuple[str, ...] = ()
     refusal: str | None = None
+    origins: Mapping[RuleKey, tuple[Rule, ...]] = MappingProxyType({})
 
     @property
     def needed(self) -> bool:
@@ -263,6 +275,9 @@ def plan_remediation(
 
     notes: list[str] = []
     current = dict(originals)
+    # For every rule that is not an original: the originals it comes from, however many rounds
+    # of carving lie between (a piece of a piece of W comes from W).
+    origins: dict[RuleKey, dict[RuleKey, Rule]] = {}
     verdict = before
     # One round removes, from every rule that opens an offending port, the sources the decision
     # named. Sources that only covered the internet together with those are left; if they still
@@ -275,8 +290,11 @@ def plan_remediation(
                 continue
             carved = True
             del current[rule.key]
+            came_from = origins.get(rule.key, {rule.key: rule})
             for piece in _pieces(rule, offending):
                 current.setdefault(piece.key, piece)
+                if piece.key not in originals:  # a piece that is an original stays that original
+                    origins.setdefault(piece.key, {}).update(came_from)
             if rule.protocol == ALL_TRAFFIC:
                 notes.append(
                     f"all traffic from {rule.source} keeps tcp, udp and icmp where they are not "
@@ -287,9 +305,12 @@ def plan_remediation(
             break  # nothing named can be removed: the refusal below says what stays open
         verdict = decide(current.values())
 
-    carved_away = [rule for key, rule in originals.items() if key not in current]
-    for rule in _allowed(carved_away, parse_allowed_cidrs(allow_cidrs)):
-        current.setdefault(rule.key, originals.get(rule.key, rule))  # an original stays as it is
+    allowed = parse_allowed_cidrs(allow_cidrs)
+    for carved_away in [rule for key, rule in originals.items() if key not in current]:
+        for rule in _allowed(carved_away, allowed):
+            current.setdefault(rule.key, originals.get(rule.key, rule))  # an original stays
+            if rule.key not in originals:
+                origins.setdefault(rule.key, {})[carved_away.key] = carved_away
     removed = [rule for key, rule in originals.items() if key not in current]
     add = tuple(rule for key, rule in current.items() if key not in originals)
     after = decide(current.values())
@@ -298,8 +319,9 @@ def plan_remediation(
         notes.append(f"prefix lists {', '.join(counted_as_one)} counted as one rule each: their "
                      "maximum size could not be read")  # fmt: skip
     refusal = _refusal(after, peak, quota)
+    stands_for = {rule.key: tuple(origins[rule.key].values()) for rule in add}
     return Plan(model.group_id, tuple(original), add, tuple(removed), before, after, quota, peak,
-                tuple(dict.fromkeys(notes)), refusal)  # fmt: skip
+                tuple(dict.fromkeys(notes)), refusal, MappingProxyType(stands_for))  # fmt: skip
 
 
 def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
@@ -372,16 +394,15 @@ def _pieces(rule: Rule, offending: Mapping[str, PortSet]) -> list[Rule]:
     return out
 
 
-def _allowed(removed: Sequence[Rule], allow_cidrs: Sequence[str]) -> list[Rule]:
-    """For every removed rule, the same protocol and ports from each allowed source of its
-    family (both families for a prefix list, whose family the plan does not know)."""
+def _allowed(removed: Rule, allow_cidrs: Sequence[str]) -> list[Rule]:
+    """For a removed rule, the same protocol and ports from each allowed source of its family
+    (both families for a prefix list, whose family the plan does not know)."""
     out: list[Rule] = []
-    for rule in removed:
-        for cidr in allow_cidrs:
-            kind = IPV6 if ":" in cidr else IPV4
-            if rule.kind in (kind, PREFIX_LIST):
-                note = f"portguard: in place of {rule.source}"
-                out.append(rule._replace(kind=kind, source=cidr, description=note))
+    for cidr in allow_cidrs:
+        kind = IPV6 if ":" in cidr else IPV4
+        if removed.kind in (kind, PREFIX_LIST):
+            note = f"portguard: in place of {removed.source}"
+            out.append(removed._replace(kind=kind, source=cidr, description=note))
     return out
 
 
@@ -419,6 +440,61 @@ def _refusal(after: Verdict, peak: tuple[int, int], quota: Quota) -> str | None:
                 f"(Service Quotas, vpc {RULES_QUOTA_CODE}) or narrow the group first"
             )
     return None
+
+
+# --- what rules let in -----------------------------------------------------------------------
+
+
+def opened_beyond(
+    rules: Iterable[Rule],
+    reference: Iterable[Rule],
+    origins: Mapping[RuleKey, Sequence[Rule]] = MappingProxyType({}),
+) -> list[Rule]:
+    """The rules of ``rules`` that let in something ``reference`` does not: a port (an ICMP type,
+    a protocol) from their source that no rule of ``reference`` from that source lets in.
+
+    A rule with ``origins`` (see :attr:`Plan.origins`) may also be read as letting in from the
+    sources it stands in for, so that an allowed source counts as the narrower stand-in for the
+    removed one that the user asked for, not as a new opening.
+
+    >>> wide = Rule("tcp", 0, 65535, IPV4, "0.0.0.0/0")
+    >>> piece, udp = wide._replace(from_port=23, to_port=3388), wide._replace(protocol="udp")
+    >>> [rule.protocol for rule in opened_beyond([piece, udp], [wide])]
+    ['udp']
+    """
+    by_source: dict[tuple[str, str], list[Rule]] = {}
+    for rule in reference:
+        by_source.setdefault((rule.kind, rule.source), []).append(rule)
+    out: list[Rule] = []
+    for rule in rules:
+        stands_for = origins.get(rule.key, ())
+        sources = [(rule.kind, rule.source), *((o.kind, o.source) for o in stands_for)]
+        if not any(_lets_in(by_source.get(source, []), rule) for source in sources):
+            out.append(rule)
+    return out
+
+
+def _lets_in(reference: Sequence[Rule], rule: Rule) -> bool:
+    """Whether ``reference`` (rules of one source) lets in all that ``rule`` lets in."""
+    if any(other.protocol == ALL_TRAFFIC for other in reference):
+        return True
+    protocol = _protocol_name(rule.protocol)
+    same = [other for other in reference if _protocol_name(other.protocol) == protocol]
+    if protocol in _PORTED:
+        return not PortSet([_ports(rule)]).difference(PortSet(_ports(other) for other in same))
+    # ICMP's "ports" are a type and a code, -1 meaning any; other protocols (and -1) have none.
+    return any(other.from_port in (None, -1, rule.from_port)
+               and other.to_port in (None, -1, rule.to_port) for other in same)  # fmt: skip
+
+
+def _protocol_name(protocol: str) -> str:
+    return _PORTED.get(protocol) or {"1": "icmp", "58": "icmpv6"}.get(protocol, protocol)
+
+
+def _ports(rule: Rule) -> tuple[int, int]:
+    """A tcp or udp rule's ports; none given means all (SPEC §1)."""
+    low = rule.from_port if rule.from_port is not None else 0
+    return low, rule.to_port if rule.to_port is not None else MAX_PORT
 
 
 # --- showing a plan ---------------------------------------------------------------------------
@@ -477,10 +553,19 @@ class Rollback(NamedTuple):
 
 
 def rollback_document(
-    plan: Plan, *, region: str | None, created: str, state: str
+    plan: Plan,
+    *,
+    region: str | None,
+    created: str,
+    state: str,
+    added: Iterable[Rule] = (),
+    removed: Iterable[Rule] = (),
 ) -> dict[str, Any]:
-    """The rollback document for ``plan``: written before the first change, and enough, with
-    ``portguard restore``, to return the group to exactly its original rules."""
+    """The rollback document for ``plan``, enough, with ``portguard restore``, to undo what the
+    remediation did. It holds the group's rules as found, and only facts: ``added`` the rules
+    portguard added and still holds, ``removed`` the rules portguard itself revoked (nothing, before
+    the first change); restore re-adds only those, so it never brings back a rule that someone else
+    removed meanwhile."""
     return {
         "format": ROLLBACK_FORMAT,
         "version": ROLLBACK_VERSION,
@@ -489,8 +574,8 @@ def rollback_document(
         "created": created,
         "state": state,
         "original": ip_permissions(plan.original),
-        "added": ip_permissions(plan.add),
-        "removed": ip_permissions(plan.remove),
+        "added": ip_permissions(added),
+        "removed": ip_permissions(removed),
         "restore": "portguard restore THIS_FILE --apply",
     }
 

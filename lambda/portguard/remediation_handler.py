@@ -5,9 +5,11 @@ The document passes ``{"GroupId": "sg-…"}``. The function reads the rule's par
 ``PORTGUARD_RULE_PARAMETERS`` (the rule's InputParameters, set at deploy, so the ports it closes
 are exactly the ones the rule flags), applies the plan with :func:`portguard.adapters.remediate.
 remediate`, and returns the rollback document, which the automation shows as its output. The same
-document is logged (``rollback document``) before the first change and after each step, so the
-original rules are in the log group even when the run fails. To undo: save the document to a file
-and run ``portguard restore FILE --apply``.
+document is logged (``rollback document``) before the first change and after each change, so the
+original rules, and what was done, are in the log group even when the run fails or times out. What
+someone else changed on the group meanwhile, and what portguard did about it, is logged with the
+outcome (``meanwhile``). To undo: save the document to a file and run
+``portguard restore FILE --apply``.
 
 A refused plan, a failure, or a group still open when read again raises, so that the automation
 (and Config's remediation status) ends *failed* with the reason.
@@ -95,7 +97,8 @@ def handle(
         region=ec2.meta.region_name,
         now=lambda: datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    extra = {"group_id": group_id, "status": outcome.status, "plan": list(outcome.lines)}
+    extra = {"group_id": group_id, "status": outcome.status, "plan": list(outcome.lines),
+             "meanwhile": list(outcome.meanwhile)}  # fmt: skip
     if outcome.status not in (APPLIED, COMPLIANT):
         logger.error(outcome.message, extra=extra)
         raise RemediationError(f"{group_id}: {outcome.message}")

@@ -40,7 +40,16 @@ SELECT = "c7n-select-sg-no-ingress.json"
 
 SSH_OPEN = "Open to the internet from 0.0.0.0/0: tcp/22"
 HTTP_ALT_OPEN = "Open to the internet from 0.0.0.0/0: tcp/8080"
-FIELDS = {"groupId", "groupName", "vpcId", "region", "compliance", "annotation", "source"}
+FIELDS = {
+    "groupId",
+    "groupName",
+    "vpcId",
+    "region",
+    "compliance",
+    "annotation",
+    "source",
+    "warnings",
+}
 RANK = {"NON_COMPLIANT": 0, "COMPLIANT": 1, "NOT_APPLICABLE": 2}
 
 
@@ -113,6 +122,7 @@ OPEN_SSH = {
     "region": "eu-west-1",
     "compliance": "NON_COMPLIANT",
     "annotation": SSH_OPEN,
+    "warnings": [],
 }
 
 
@@ -143,6 +153,7 @@ def test_the_legacy_rdk_item(capsys: pytest.CaptureFixture[str]) -> None:
         "compliance": "NON_COMPLIANT",
         "annotation": SSH_OPEN,
         "source": str(RDK_ITEM),
+        "warnings": [],
     }
 
 
@@ -164,6 +175,7 @@ def test_get_resource_config_history_output(
         "compliance": "NON_COMPLIANT",
         "annotation": HTTP_ALT_OPEN,
         "source": path,
+        "warnings": [],
     }
 
 
@@ -412,23 +424,32 @@ def test_a_scheduled_event_holds_no_item(capsys: pytest.CaptureFixture[str]) -> 
     assert SHAPES in err
 
 
-@pytest.mark.parametrize(("document", "kind"), [(42, "int"), ("sg-1", "str"), (None, "NoneType")])
+@pytest.mark.parametrize(
+    ("document", "kind"),
+    [
+        (42, "a JSON number"),
+        ("sg-1", "a JSON string"),
+        (None, "null"),
+        (True, "true"),
+        ({}, "an empty object"),
+    ],
+)
 def test_a_document_that_is_not_an_object(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, document: Any, kind: str
 ) -> None:
     path = write(tmp_path, "scalar.json", document)
     status, _, err = evaluate_json(capsys, path)
     assert status == 2
-    assert f"{path}: a JSON {kind} is not {SHAPES}" in err
+    assert f"{path}: {kind} is not {SHAPES}" in err
 
 
 @pytest.mark.parametrize(
     ("configuration", "message"),
     [
-        (42, "configuration of sg-e2fb6999 is not an object: int"),
-        ([], "configuration of sg-e2fb6999 is not an object: list"),
-        ("[1, 2]", "configuration of sg-e2fb6999 is not an object: list"),
-        ("{not json", "configuration of sg-e2fb6999 is not valid JSON"),
+        (42, "configuration of sg-e2fb6999 is not an object: a JSON number"),
+        ([], "configuration of sg-e2fb6999 is not an object: a JSON list"),
+        ("[1, 2]", "configuration of sg-e2fb6999 is not an object: a JSON list"),
+        ("{not json", "configuration of sg-e2fb6999 cannot be read as JSON: Expecting"),
     ],
 )
 def test_a_configuration_that_is_not_an_object(
@@ -454,9 +475,9 @@ def test_an_item_with_no_resource_id(capsys: pytest.CaptureFixture[str], tmp_pat
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ({"SecurityGroups": [42]}, "security group is not an object: int"),
+        ({"SecurityGroups": [42]}, "security group is not an object: a JSON number"),
         ({"configurationItems": ["sg-1"]}, "a configurationItems entry is not an object"),
-        ({"invokingEvent": "{not json"}, "invokingEvent is not JSON"),
+        ({"invokingEvent": "{not json"}, "invokingEvent cannot be read as JSON: Expecting"),
         ([{"SecurityGroups": []}, {"Reservations": []}], "an object with keys Reservations"),
     ],
 )

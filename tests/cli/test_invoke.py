@@ -6,6 +6,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +165,7 @@ def test_a_malformed_event_or_bad_parameters_exit_2_with_nothing_on_stdout(
     assert main(["invoke", "--sandbox", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert "portguard invoke: the handler raised" in err
+    assert err.splitlines()[-1].startswith("portguard invoke: the handler failed: ")
     assert message in err.splitlines()[-1]
 
 
@@ -172,7 +177,7 @@ def test_the_captured_scheduled_event_has_another_rules_parameters(
     )
     out, err = capsys.readouterr()
     assert out == ""
-    assert "InvalidParameterError: invalid rule parameter test='x'" in err
+    assert "the handler failed: invalid rule parameter test='x'" in err
 
 
 def test_an_event_that_is_not_an_object_exits_2(
@@ -268,7 +273,7 @@ def test_with_a_live_token_it_warns_that_it_really_posts(
     document = json.loads(out)
     assert document["evaluations"] == [OPEN_SSH]
     assert "error" in document
-    assert "portguard invoke: the handler raised" in err
+    assert "portguard invoke: the handler failed: " in err
 
 
 def test_no_region_is_a_usage_error(account: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -323,3 +328,180 @@ def test_an_event_file_in_utf16_runs_as_evaluate_reads_it(
     path.write_text(path.read_text(), encoding="utf-16")
     assert main(["invoke", "--sandbox", str(path)]) == 0
     assert json.loads(capsys.readouterr().out)["evaluations"] == [OPEN_SSH]
+
+
+# --- against an account: the region as scan reads it, and every failure with its cause --------
+
+AUDITOR = "arn:aws:iam::123456789012:user/auditor"
+OPEN_GROUP = {
+    "GroupId": "sg-0a1b2c3d4e5f60718",
+    "GroupName": "web",
+    "VpcId": "vpc-0123456789abcdef0",
+    "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    ],
+}
+
+
+def change_event_file(tmp_path: Path) -> Path:
+    """A ConfigurationItemChangeNotification for OPEN_GROUP in eu-west-1 (result token
+    TESTMODE), as the sandbox writes Config's events."""
+    from portguard_cli.sandbox import change_event
+
+    event = change_event(OPEN_GROUP, region="eu-west-1", account_id="123456789012", parameters={})
+    path = tmp_path / "change.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
+def oversized_event_file(tmp_path: Path) -> Path:
+    """The same change as Config sends it for an item over 256 KB: only its summary."""
+    event = json.loads(change_event_file(tmp_path).read_text())
+    item = json.loads(event["invokingEvent"])["configurationItem"]
+    summary = {k: v for k, v in item.items() if k not in ("configuration", "relationships")}
+    event["invokingEvent"] = json.dumps(
+        {
+            "configurationItemSummary": summary,
+            "messageType": "OversizedConfigurationItemChangeNotification",
+            "notificationCreationTime": item["configurationItemCaptureTime"],
+            "recordVersion": "1.0",
+        }
+    )
+    path = tmp_path / "oversized.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An environment with no AWS settings of the developer's: no profile, no credentials,
+    no instance metadata; region eu-west-1 by AWS_REGION only."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    (tmp_path / "empty").write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "empty"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "empty"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+
+
+def test_aws_region_is_honoured_as_scan_honours_it(
+    account: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # boto3 reads only AWS_DEFAULT_REGION; the AWS CLI and Lambda read AWS_REGION first.
+    import boto3
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+
+    assert main(["invoke", str(EXAMPLES / "events/scheduled.json")]) == 0
+    out, err = capsys.readouterr()
+    # The sweep read eu-west-1's groups: the one made there is evaluated.
+    assert group in {e["ComplianceResourceId"] for e in json.loads(out)["evaluations"]}
+    assert "calling AWS in eu-west-1" in err
+
+
+def test_no_credentials_is_said_before_the_handler_runs(
+    no_aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invoke", str(change_event_file(tmp_path))]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "portguard invoke: no AWS credentials found: run `aws configure` or `aws sso login`, "
+        "or set AWS_PROFILE\n"
+    )
+
+
+class DeniedConfig(BaseHTTPRequestHandler):
+    """AWS Config on the loopback, refusing every call as AWS refuses a role without the
+    permission (HTTP 400, AccessDeniedException, in the JSON 1.1 protocol)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        operation = self.headers["X-Amz-Target"].rsplit(".", 1)[-1]
+        body = json.dumps(
+            {
+                "__type": "AccessDeniedException",
+                "message": f"User: {AUDITOR} is not authorized to perform: config:{operation}",
+            }
+        ).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:  # quiet: the test reads stderr
+        return
+
+
+@pytest.fixture
+def config_endpoint(no_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Credentials, and AWS Config's endpoint pointed at a loopback stand-in that denies."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DeniedConfig)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CONFIG_SERVICE", url)
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_undelivered_evaluations_are_said_with_why(
+    config_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invoke", str(change_event_file(tmp_path))]) == 2
+    out, err = capsys.readouterr()
+    failure = (
+        "1 evaluation(s) could not be delivered to AWS Config: sg-0a1b2c3d4e5f60718 (An error "
+        "occurred (AccessDeniedException) when calling the PutEvaluations operation: User: "
+        f"{AUDITOR} is not authorized to perform: config:PutEvaluations)"
+    )
+    assert err.splitlines()[-1] == f"portguard invoke: the handler failed: {failure}"
+    # What was sent is shown, as the clue, with the same words.
+    document = json.loads(out)
+    assert [e["ComplianceResourceId"] for e in document["evaluations"]] == [OPEN_GROUP["GroupId"]]
+    assert document["error"] == failure
+
+
+def test_a_refused_call_is_explained_as_scan_explains_it(
+    config_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invoke", str(oversized_event_file(tmp_path))]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "portguard invoke: the handler failed: eu-west-1: access denied to "
+        f"config:GetResourceConfigHistory: User: {AUDITOR} is not authorized to perform: "
+        "config:GetResourceConfigHistory"
+    )
+
+
+def test_an_unreachable_endpoint_is_said(
+    no_aws: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CONFIG_SERVICE", f"http://127.0.0.1:{port}")
+    # botocore retries a refused connection 7 times with backoff: skip the waits.
+    monkeypatch.setattr(time, "sleep", lambda _: None)
+    assert main(["invoke", str(change_event_file(tmp_path))]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "portguard invoke: the handler failed: 1 evaluation(s) could not be delivered to AWS "
+        f'Config: sg-0a1b2c3d4e5f60718 (Could not connect to the endpoint URL: "http://127.0.0.1:'
+        f'{port}/")'
+    )

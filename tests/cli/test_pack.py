@@ -219,6 +219,9 @@ def test_function_arns_accepted(capsys: pytest.CaptureFixture[str], arn: str) ->
         f"{ARN}:live:extra",
         f"{ARN}\n",
         f" {ARN}",
+        # Full-width digits in the account and the region: \d takes them, AWS does not.
+        "arn:aws:lambda:eu-west-1:\uff11\uff12\uff13456789012:function:portguard",
+        "arn:aws:lambda:eu-west-\uff11:123456789012:function:portguard",
     ],
 )
 def test_a_bad_lambda_arn(capsys: pytest.CaptureFixture[str], arn: str) -> None:

@@ -300,9 +300,10 @@ def test_throttling_is_retried_by_the_client(monkeypatch: pytest.MonkeyPatch) ->
     assert compliance(group_id, "cis") is Compliance.COMPLIANT
 
 
-def test_a_rule_added_or_removed_by_someone_else_meanwhile_is_taken_as_done(
+def test_a_rule_someone_else_adds_is_theirs_and_one_they_remove_stays_removed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Until issue 10, the pieces of the removed rule stayed and restore brought the rule back.
     group_id = create_group(GROUPS["all tcp from the internet, beside a private range"])
     before = rules(group_id)
     piece = {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 21, "IpRanges": [WORLD4]}
@@ -319,17 +320,27 @@ def test_a_rule_added_or_removed_by_someone_else_meanwhile_is_taken_as_done(
     rollback = tmp_path / "r.json"
     assert main(["remediate", group_id, "--blocked-ports", "cis", "--apply",
                  "--rollback-file", str(rollback)]) == 0  # fmt: skip
-    document = json.loads(rollback.read_text())
-    added = {(r.from_port, r.to_port) for r in rules_of(document["added"])}
-    assert added == {(23, 3388), (3390, 65535)}  # not the piece someone else made
-    capsys.readouterr()
-    assert main(["restore", str(rollback), "--apply"]) == 0
+    out = capsys.readouterr().out
     assert (
-        "left as it is, changed by someone else: added since: tcp 0-21" in capsys.readouterr().out
-    )
-    restored = rules(group_id)
-    assert {r.key for r in before} <= {r.key for r in restored}
-    assert ("tcp", 0, 21, "IpRanges", "0.0.0.0/0") in {r.key for r in restored}
+        "meanwhile: removed by someone else before portguard revoked it (restore will not bring "
+        "it back): tcp 0-65535 from 0.0.0.0/0 (from anywhere)"
+    ) in out
+    assert (
+        "meanwhile: taken back, as the rules it was added for are gone: "
+        "tcp 23-3388, 3390-65535 from 0.0.0.0/0 (from anywhere) [2 rules]"
+    ) in out
+    # As the operator left it: their piece, the private range, and nothing of portguard's.
+    theirs = sorted([rule for rule in before if rule.source == "10.0.0.0/8"]
+                    + rules_of([piece]))  # fmt: skip
+    assert rules(group_id) == theirs
+    document = json.loads(rollback.read_text())
+    assert (document["added"], document["removed"]) == ([], [])
+    assert main(["restore", str(rollback), "--apply"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to restore" in out
+    assert "changed by someone else: missing since: tcp 0-65535 from 0.0.0.0/0" in out
+    assert "changed by someone else: added since: tcp 0-21 from 0.0.0.0/0" in out
+    assert rules(group_id) == theirs
 
 
 @pytest.mark.parametrize(
@@ -443,9 +454,14 @@ def test_a_rollback_file_that_cannot_be_updated_midway_is_said_and_still_restore
     rollback = tmp_path / "r.json"
     assert main(["remediate", group_id, "--apply", "--rollback-file", str(rollback)]) == 2
     err = capsys.readouterr().err
-    assert "cannot update the rollback file (No space left on device)" in err
+    assert (
+        "cannot update the rollback file (No space left on device); portguard stopped, and took "
+        "back its add of tcp 0-19 from 0.0.0.0/0 (from anywhere): the rollback document holds "
+        "everything else it did"
+    ) in err
     assert f"portguard restore {rollback} --apply" in err
     assert no_more_open(open_ports(group_id), opened)
+    assert rules(group_id) == before  # the one change made was not recorded, and taken back
     assert json.loads(rollback.read_text())["state"] == "adding"  # the first write, whole
     monkeypatch.setattr(remediate_cli, "write_rollback", real)
     assert main(["restore", str(rollback), "--apply"]) == 0

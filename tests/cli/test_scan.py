@@ -30,7 +30,7 @@ EVENTS = Path(__file__).parent.parent / "events"
 WORLD4 = [{"CidrIp": "0.0.0.0/0"}]
 WORLD6 = [{"CidrIpv6": "::/0"}]
 SSH_ANNOTATION = "Open to the internet from 0.0.0.0/0: tcp/22"
-KEYS = {"groupId", "groupName", "vpcId", "region", "compliance", "annotation", "source"}
+KEYS = {"groupId", "groupName", "vpcId", "region", "compliance", "annotation", "source", "warnings"}
 PROGRESS_CHARS = ("╸", "╺", "⠋", "⠙", "⠹", "\x1b[")
 
 

@@ -88,14 +88,41 @@ def test_closes_the_rules_ports_and_returns_a_rollback_that_restores_exactly(
     ports = {(r.from_port, r.to_port) for r in current(aws, group_id) if r.source == "0.0.0.0/0"}
     assert ports == {(0, 21), (23, 3388), (3390, 65535)}
     assert ("tcp", 3389, 3389, "IpRanges", "10.0.0.0/8") in {r.key for r in current(aws, group_id)}
-    # Logged before the first change, with the original rules, and after each step.
-    states = [
-        x["rollback"]["state"] for x in remediation_log() if x["message"] == "rollback document"
-    ]
-    assert states == ["adding", "removing", "applied"]
+    # Logged before the first change, with the original rules and nothing done, then after each
+    # change (three pieces added, the wide rule revoked), each time holding only what was done.
+    logged = [x["rollback"] for x in remediation_log() if x["message"] == "rollback document"]
+    assert [x["state"] for x in logged] == ["adding"] * 4 + ["removing", "applied"]
+    assert sorted(rules_of(logged[0]["original"])) == before
+    assert [len(rules_of(x["added"])) for x in logged] == [0, 1, 2, 3, 3, 3]
+    assert [len(rules_of(x["removed"])) for x in logged] == [0, 0, 0, 0, 1, 1]
     # The returned document is what `portguard restore` reads.
     assert restore(aws, read_rollback(document), apply=True).status == "applied"
     assert current(aws, group_id) == before
+
+
+def test_a_rule_someone_else_closed_meanwhile_is_logged_and_not_in_the_rollback(
+    aws: Any, remediation_log: Any
+) -> None:
+    group_id = wide_open(aws)
+    operator = boto3.client("ec2", region_name=REGION)
+    wide = {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": WORLD4}
+
+    def close_it(**_: Any) -> None:
+        aws.meta.events.unregister("before-call.ec2.AuthorizeSecurityGroupIngress", close_it)
+        operator.revoke_security_group_ingress(GroupId=group_id, IpPermissions=[wide])
+
+    aws.meta.events.register("before-call.ec2.AuthorizeSecurityGroupIngress", close_it)
+    document = remediation_handler.handle(
+        {"GroupId": group_id}, ec2=aws, quotas=_quotas(), environ=CIS
+    )
+    assert (document["state"], document["added"], document["removed"]) == ("applied", [], [])
+    assert [r.source for r in current(aws, group_id)] == ["10.0.0.0/8"]  # as the operator left it
+    done = next(x for x in remediation_log() if x["message"].startswith("applied"))
+    assert done["meanwhile"][0] == (
+        "removed by someone else before portguard revoked it (restore will not bring it back): "
+        "tcp 0-65535 from 0.0.0.0/0 (anyone)"
+    )
+    assert done["meanwhile"][1].startswith("taken back, as the rules it was added for are gone")
 
 
 def test_a_group_that_is_not_open_is_left_alone(aws: Any) -> None:

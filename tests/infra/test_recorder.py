@@ -82,8 +82,28 @@ def ids(template: Template) -> dict[str, str]:
     }
 
 
-def this_account() -> dict[str, Any]:
-    return {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+def this_recorder(**string_equals: str) -> dict[str, Any]:
+    """The confused-deputy guard AWS Config documents: this account (aws:SourceAccount), and
+    Config acting for this region's recorder and delivery channel (aws:SourceArn)."""
+    return {
+        "StringEquals": {**string_equals, "aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {
+            "aws:SourceArn": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":config:",
+                        {"Ref": "AWS::Region"},
+                        ":",
+                        {"Ref": "AWS::AccountId"},
+                        ":*",
+                    ],
+                ]
+            }
+        },
+    }
 
 
 def test_recorder_records_security_groups_only_continuously(
@@ -106,7 +126,7 @@ def test_recorder_records_security_groups_only_continuously(
     )
 
 
-def test_recorder_role_is_assumed_by_config_for_this_account_only(template: Template) -> None:
+def test_recorder_role_is_assumed_by_config_for_this_recorder_only(template: Template) -> None:
     template.has_resource_properties(
         "AWS::IAM::Role",
         {
@@ -116,7 +136,7 @@ def test_recorder_role_is_assumed_by_config_for_this_account_only(template: Temp
                         "Effect": "Allow",
                         "Action": "sts:AssumeRole",
                         "Principal": {"Service": "config.amazonaws.com"},
-                        "Condition": this_account(),
+                        "Condition": this_recorder(),
                     }
                 ]
             }
@@ -149,10 +169,11 @@ def test_recorder_role_may_write_the_delivery_prefix_and_use_the_key(
         )
         for statement in statements.as_array()
     ]
+    # No s3:PutObjectAcl: the bucket's ACLs are disabled (BucketOwnerEnforced).
     assert rendered == [
         (
             "Allow",
-            ["s3:PutObject", "s3:PutObjectAcl"],
+            "s3:PutObject",
             f"${{{ids['bucket']}.Arn}}/AWSLogs/${{AWS::AccountId}}/Config/*",
             {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
         ),
@@ -208,7 +229,7 @@ def test_bucket_is_encrypted_with_its_own_rotating_kms_key(
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_key_lets_config_encrypt_for_this_account_only(template: Template) -> None:
+def test_key_lets_config_encrypt_for_this_recorder_only(template: Template) -> None:
     template.has_resource_properties(
         "AWS::KMS::Key",
         {
@@ -221,7 +242,7 @@ def test_key_lets_config_encrypt_for_this_account_only(template: Template) -> No
                             "Principal": {"Service": "config.amazonaws.com"},
                             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                             "Resource": "*",
-                            "Condition": this_account(),
+                            "Condition": this_recorder(),
                         }
                     ]
                 )
@@ -330,9 +351,7 @@ def test_bucket_policy_grants_config_what_aws_documents(
         assert statement["Principal"] == {"Service": "config.amazonaws.com"}, sid
         assert statement["Action"] == action, sid
         assert render(statement["Resource"]) == resource, sid
-        assert statement["Condition"] == {
-            "StringEquals": {**extra, "aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-        }, sid
+        assert statement["Condition"] == this_recorder(**extra), sid
 
 
 def test_delivery_frequency_and_expiration_are_settable() -> None:
@@ -454,7 +473,7 @@ def test_a_shared_key_encrypts_the_bucket_instead_of_a_new_one() -> None:
         {
             "KeyPolicy": {
                 "Statement": Match.array_with(
-                    [Match.object_like({"Sid": "AWSConfigKMSPolicy", "Condition": this_account()})]
+                    [Match.object_like({"Sid": "AWSConfigKMSPolicy", "Condition": this_recorder()})]
                 )
             }
         },

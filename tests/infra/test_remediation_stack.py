@@ -35,11 +35,14 @@ pytestmark = pytest.mark.infra
 
 RULE_HANDLER = "portguard.handler.lambda_handler"
 REMEDIATION_HANDLER = "portguard.remediation_handler.lambda_handler"
+STACK_UUID = "1c2fa620-982a-11e3-aff7-50e2416294e0"
 PSEUDO = {
     "AWS::Partition": "aws",
     "AWS::Region": "eu-west-1",
     "AWS::AccountId": "111122223333",
     "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "Portguard",
+    "AWS::StackId": f"arn:aws:cloudformation:eu-west-1:111122223333:stack/Portguard/{STACK_UUID}",
 }
 PACK: Mapping[str, object] = {"portguard:deployAs": "conformance-pack"}
 MANUAL: Mapping[str, object] = {"portguard:remediation": "manual"}
@@ -60,9 +63,7 @@ REMEDIATION_GRANTS = {
     "ec2:AuthorizeSecurityGroupIngress": ["arn:aws:ec2:eu-west-1:111122223333:security-group/*"],
     "ec2:RevokeSecurityGroupIngress": ["arn:aws:ec2:eu-west-1:111122223333:security-group/*"],
     "ec2:GetManagedPrefixListEntries": ["arn:aws:ec2:eu-west-1:*:prefix-list/*"],
-    "servicequotas:GetServiceQuota": [
-        "arn:aws:servicequotas:eu-west-1:111122223333:vpc/L-0EA8095F"
-    ],
+    "servicequotas:GetServiceQuota": ["*"],
 }
 
 
@@ -192,8 +193,8 @@ def get_att(logical_id: str, attribute: str = "Arn") -> dict[str, list[str]]:
 
 
 def evaluate(value: object) -> str:
-    """A string-valued intrinsic of pseudo-parameter Refs and Fn::Join, resolved in PSEUDO's
-    account and region."""
+    """A string-valued intrinsic of pseudo-parameter Refs, Fn::Join and Fn::Select of an
+    Fn::Split, resolved in PSEUDO's account, region and stack."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] in PSEUDO:
@@ -201,6 +202,10 @@ def evaluate(value: object) -> str:
     if isinstance(value, dict) and list(value) == ["Fn::Join"]:
         separator, parts = value["Fn::Join"]
         return str(separator).join(evaluate(part) for part in parts)
+    if isinstance(value, dict) and list(value) == ["Fn::Select"]:
+        index, split = value["Fn::Select"]
+        separator, source = split["Fn::Split"]
+        return evaluate(source).split(separator)[int(index)]
     raise AssertionError(f"cannot evaluate {value!r}")
 
 
@@ -459,7 +464,12 @@ def test_function_logs_to_its_own_encrypted_retained_log_group(
     log_group = body["Resources"][log_group_ref["Ref"]]
     assert log_group["Type"] == "AWS::Logs::LogGroup"
     assert log_group["DeletionPolicy"] == "Retain"
-    assert log_group["Properties"] == {"KmsKeyId": get_att(key_id), "RetentionInDays": days}
+    properties = dict(log_group["Properties"])
+    # Named under the stack's prefix, which the key's policy lets CloudWatch Logs use.
+    assert evaluate(properties.pop("LogGroupName")) == (
+        f"/portguard/Portguard/{STACK_UUID}/remediation"
+    )
+    assert properties == {"KmsKeyId": get_att(key_id), "RetentionInDays": days}
 
 
 # --- Its role and policy ----------------------------------------------------------------------
@@ -508,6 +518,21 @@ def test_function_policy_grants_exactly_what_the_handler_calls(remediated: Synth
     )
 
 
+def test_quota_read_is_allowed_on_every_resource(remediated: Synthesized) -> None:
+    # A quota ARN here was reported to deny every read, and a denied read only lowers the quota to
+    # the default of 60 in silence: "*" cannot deny.
+    body = remediated.body
+    role_id, _ = remediation_role(body)
+    ((_, policy),) = policies_of_role(body, role_id).items()
+    (statement,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "servicequotas:GetServiceQuota" in as_list(s["Action"])
+    ]
+    assert as_list(statement["Action"]) == ["servicequotas:GetServiceQuota"]
+    assert statement["Resource"] == "*"
+
+
 def test_function_waits_for_its_policy(remediated: Synthesized) -> None:
     body = remediated.body
     role_id, _ = remediation_role(body)
@@ -519,18 +544,24 @@ def test_function_waits_for_its_policy(remediated: Synthesized) -> None:
 # --- The automation role ----------------------------------------------------------------------
 
 
-def test_automation_role_is_assumed_by_systems_manager_for_this_account_only(
+def test_automation_role_is_assumed_by_this_accounts_automations_only(
     remediated: Synthesized,
 ) -> None:
     _, role = role_assumed_by(remediated.body, "ssm.amazonaws.com")
-    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Effect": "Allow",
-            "Action": "sts:AssumeRole",
-            "Principal": {"Service": "ssm.amazonaws.com"},
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-        }
-    ]
+    (trusted,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    statement = dict(trusted)
+    condition = statement.pop("Condition")
+    assert statement == {
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Principal": {"Service": "ssm.amazonaws.com"},
+    }
+    assert set(condition) == {"StringEquals", "ArnLike"}
+    assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    # Systems Manager sets aws:SourceArn to the automation execution when it assumes the role.
+    assert {key: evaluate(value) for key, value in condition["ArnLike"].items()} == {
+        "aws:SourceArn": "arn:aws:ssm:eu-west-1:111122223333:automation-execution/*"
+    }
 
 
 def test_automation_role_may_only_invoke_the_remediation_function(
@@ -621,6 +652,39 @@ def test_the_failing_step_raises_with_the_functions_error() -> None:
     }
     with pytest.raises(RuntimeError, match=r"did not remediate sg-0123abcd: Unhandled error .*61"):
         namespace["fail"](event, None)
+
+
+# --- The alarm --------------------------------------------------------------------------------
+
+
+def test_remediation_errors_notify_the_rules_alarm_topic(remediated: Synthesized) -> None:
+    body = remediated.body
+    function_id, _ = function(body, REMEDIATION_HANDLER)
+    topic_id, _ = only_resource(body, "AWS::SNS::Topic")
+    topic_policy_id, _ = only_resource(body, "AWS::SNS::TopicPolicy")
+    (alarm,) = [
+        a
+        for a in resources_of(body, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Dimensions")
+        == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+    ]
+    properties = alarm["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert (properties["Statistic"], properties["Threshold"]) == ("Sum", 1)
+    assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert properties["AlarmActions"] == [{"Ref": topic_id}]
+    # Named like the stack's other alarms, the only ones the topic lets publish.
+    assert evaluate(properties["AlarmName"]) == "Portguard-RemediationErrors"
+    assert topic_policy_id in alarm["DependsOn"]
+
+
+def test_no_remediation_alarm_when_remediation_is_off(off: Synthesized) -> None:
+    names = [
+        evaluate(a["Properties"]["AlarmName"])
+        for a in resources_of(off.body, "AWS::CloudWatch::Alarm").values()
+    ]
+    assert "Portguard-RemediationErrors" not in names
+    assert names
 
 
 # --- Stack outputs ----------------------------------------------------------------------------

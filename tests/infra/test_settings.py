@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 
+from infra.node_runtime import END_OF_LIFE_BANNER_VARIABLE, silence_end_of_life_banner
 from infra.settings import ContextError, Settings, cdk_json_context
 from portguard.definition import SCHEDULES
 from portguard.parameters import parse_rule_parameters
@@ -151,6 +152,14 @@ INVALID = [
     ("portguard:reservedConcurrency", "0", r"portguard:reservedConcurrency='0': .*from 1"),
     ("portguard:reservedConcurrency", 0, r"portguard:reservedConcurrency=0: .*from 1"),
     ("portguard:reservedConcurrency", "x", r"reservedConcurrency='x': expected a whole number"),
+    # ASCII digits only: full-width digits are not read as 30, a superscript does not crash.
+    (
+        "portguard:logRetentionDays",
+        "\uff13\uff10",
+        "logRetentionDays='\uff13\uff10': expected a whole",
+    ),
+    ("portguard:reservedConcurrency", "\u00b2", "reservedConcurrency='\u00b2': expected a whole"),
+    ("portguard:reservedConcurrency", "\u0665", "reservedConcurrency='\u0665': expected a whole"),
     ("portguard:createRecorder", "yes", r"createRecorder='yes': expected true or false"),
     (
         "portguard:remediation",
@@ -166,6 +175,19 @@ INVALID = [
         r"portguard:blockedPort='22': unknown .*\(did you mean portguard:blockedPorts\?\)",
     ),
     ("portguard:colour", "red", r"portguard:colour='red': unknown portguard context key; known:"),
+    # A portguard option without its prefix (`cdk synth -c blockedPorts=22`) is not read: the
+    # defaults would deploy in silence.
+    (
+        "blockedPorts",
+        "22",
+        r"^invalid CDK context blockedPorts='22': portguard reads only keys that start with "
+        r"portguard: \(did you mean portguard:blockedPorts\?\)$",
+    ),
+    ("protocoltype", "TCP", r"protocoltype='TCP': .*\(did you mean portguard:protocolType\?\)"),
+    ("schedule", "One_Hour", r"schedule='One_Hour': .*\(did you mean portguard:schedule\?\)"),
+    ("remediation", "manual", r"remediation='manual': .*did you mean portguard:remediation\?"),
+    ("alarmEmail", "a@b.co", r"alarmEmail='a@b.co': .*did you mean portguard:alarmEmail\?"),
+    ("blockedPort", "22", r"blockedPort='22': .*\(did you mean portguard:blockedPorts\?\)"),
 ]
 
 
@@ -179,14 +201,42 @@ def test_invalid_value_names_the_key_and_the_value(key: str, value: object, mess
     assert str(raised.value).startswith(f"invalid CDK context {key}=")
 
 
-def test_python_app_py_fails_synth_on_a_bad_value(tmp_path: Path) -> None:
-    # As `cdk synth -c portguard:blockedPorts=22,70000` runs it: the CLI passes context in the
-    # environment, and it overrides cdk.json's.
+def test_other_tools_context_keys_are_left_alone() -> None:
+    # Keys that name no portguard option, with or without a prefix of their own.
+    assert settings_from(
+        {"colour": "red", "other:blockedPorts": "22", "@aws-cdk/core:newFlag": True}
+    ) == settings_from({})
+
+
+@pytest.mark.parametrize(
+    ("context", "messages"),
+    [
+        (
+            {"portguard:blockedPorts": "22,70000"},
+            [
+                "invalid CDK context portguard:blockedPorts='22,70000'",
+                "port 70000 is above 65535",
+            ],
+        ),
+        (
+            {"blockedPorts": "22"},
+            ["invalid CDK context blockedPorts='22'", "did you mean portguard:blockedPorts?"],
+        ),
+    ],
+    ids=["bad-value", "unprefixed-key"],
+)
+def test_python_app_py_fails_synth_on_a_bad_value(
+    context: dict[str, str], messages: list[str], tmp_path: Path
+) -> None:
+    # As `cdk synth -c portguard:blockedPorts=22,70000` (or `-c blockedPorts=22`) runs it: the
+    # CLI passes context in the environment, and it overrides cdk.json's.
     env = {
         **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps({"portguard:blockedPorts": "22,70000"}),
+        "CDK_CONTEXT_JSON": json.dumps(context),
         "CDK_OUTDIR": str(tmp_path),
     }
+    # As a shell would start it: without the variable this process's conftest set.
+    env.pop(END_OF_LIFE_BANNER_VARIABLE, None)
     result = subprocess.run(  # noqa: S603 - fixed argv, our own app
         [sys.executable, str(REPO / "app.py")],
         cwd=tmp_path,
@@ -197,6 +247,21 @@ def test_python_app_py_fails_synth_on_a_bad_value(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode != 0
-    assert "invalid CDK context portguard:blockedPorts='22,70000'" in result.stderr
-    assert "port 70000 is above 65535" in result.stderr
+    for message in messages:
+        assert message in result.stderr
     assert not (tmp_path / "manifest.json").exists()
+    # jsii's Node end-of-life banner is silenced on the Node majors the project is tested on.
+    assert "end-of-life" not in result.stderr
+
+
+def test_the_banner_is_silenced_for_the_tested_node_majors_only() -> None:
+    environ: dict[str, str] = {}
+    silence_end_of_life_banner(environ)
+    # jsii reads a comma-separated list of majors and stays silent only for those.
+    assert environ == {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+
+
+def test_the_banner_setting_the_user_chose_is_kept() -> None:
+    environ = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20"}
+    silence_end_of_life_banner(environ)
+    assert environ == {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20"}

@@ -8,6 +8,7 @@ variant synthesizes once per module. Logical ids are hashed: they are always loo
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 import shutil
@@ -19,9 +20,10 @@ from aws_cdk import App
 from aws_cdk.assertions import Capture, Match, Template
 
 from infra import rule as rule_module
+from infra.rule import MAXIMUM_EVALUATION_HOURS, SCHEDULE_HOURS, heartbeat_hours
 from infra.settings import Settings, cdk_json_context
 from infra.stack import PortguardStack
-from portguard.definition import config_rule_properties
+from portguard.definition import SCHEDULES, config_rule_properties
 from portguard.parameters import parse_rule_parameters
 
 if TYPE_CHECKING:
@@ -35,20 +37,31 @@ POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python314-arm64:36"
 POWERTOOLS_ACCOUNTS = {"aws": "017000801446", "aws-cn": "498634801083"}
 
 # What the pseudo parameters resolve to in one region of each partition the app targets.
+STACK_UUID = "1c2fa620-982a-11e3-aff7-50e2416294e0"
 PSEUDO: Mapping[str, Mapping[str, str]] = {
     "aws": {
         "AWS::Partition": "aws",
         "AWS::Region": "eu-west-1",
         "AWS::AccountId": "111122223333",
         "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackName": "Portguard",
+        "AWS::StackId": (
+            f"arn:aws:cloudformation:eu-west-1:111122223333:stack/Portguard/{STACK_UUID}"
+        ),
     },
     "aws-cn": {
         "AWS::Partition": "aws-cn",
         "AWS::Region": "cn-north-1",
         "AWS::AccountId": "111122223333",
         "AWS::URLSuffix": "amazonaws.com.cn",
+        "AWS::StackName": "Portguard",
+        "AWS::StackId": (
+            f"arn:aws-cn:cloudformation:cn-north-1:111122223333:stack/Portguard/{STACK_UUID}"
+        ),
     },
 }
+# Where this stack's log groups live once deployed (PSEUDO's "aws" region and stack).
+LOG_GROUP_PREFIX = f"/portguard/Portguard/{STACK_UUID}/"
 
 # Every option away from its default, as `cdk synth -c key=value` passes them: strings.
 TUNED: Mapping[str, object] = {
@@ -156,7 +169,20 @@ def evaluate(value: object, body: Mapping[str, Any], partition: str = "aws") -> 
             return str(body["Mappings"][name][first][second])
         if function == "Fn::Sub" and isinstance(argument, str):
             return re.sub(r"\$\{([^}]+)\}", lambda m: pseudo[m[1]], argument)
+        if function == "Fn::Select":
+            index, split = argument
+            separator, source = split["Fn::Split"]
+            return evaluate(source, body, partition).split(separator)[int(index)]
     raise AssertionError(f"cannot evaluate {value!r}")
+
+
+def arn_like(pattern: str, arn: str) -> bool:
+    """IAM's ArnLike: ``*`` and ``?`` within each of an ARN's six colon-separated parts."""
+    pattern_parts, arn_parts = pattern.split(":", 5), arn.split(":", 5)
+    return len(pattern_parts) == len(arn_parts) == 6 and all(
+        fnmatch.fnmatchcase(part, wanted)
+        for part, wanted in zip(arn_parts, pattern_parts, strict=True)
+    )
 
 
 def get_att(logical_id: str, attribute: str = "Arn") -> dict[str, list[str]]:
@@ -343,9 +369,14 @@ def test_key_rotates(default: Synthesized) -> None:
     default.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_key_lets_cloudwatch_logs_of_this_account_and_region_use_it(default: Synthesized) -> None:
+def log_group_arn(name: str) -> str:
+    return f"arn:aws:logs:eu-west-1:111122223333:log-group:{name}"
+
+
+def test_key_lets_cloudwatch_logs_use_it_for_this_stacks_log_groups_only(
+    default: Synthesized,
+) -> None:
     region = PSEUDO["aws"]["AWS::Region"]
-    account = PSEUDO["aws"]["AWS::AccountId"]
     (statement,) = [
         s
         for s in key_statements(default)
@@ -354,14 +385,60 @@ def test_key_lets_cloudwatch_logs_of_this_account_and_region_use_it(default: Syn
     assert statement["Effect"] == "Allow"
     actions = set(as_list(statement["Action"]))
     assert {"kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"} <= actions
+    assert list(statement["Condition"]) == ["ArnLike"]
     (context_arn,) = statement["Condition"]["ArnLike"].values()
     assert list(statement["Condition"]["ArnLike"]) == ["kms:EncryptionContext:aws:logs:arn"]
-    assert evaluate(context_arn, default.body).startswith(
-        f"arn:aws:logs:{region}:{account}:log-group:"
-    )
+    # This stack's log groups, not the account's (log-group:*).
+    pattern = evaluate(context_arn, default.body)
+    assert pattern == log_group_arn(f"{LOG_GROUP_PREFIX}*")
+    assert not arn_like(pattern, log_group_arn("/aws/lambda/someone-else"))
+    assert not arn_like(pattern, log_group_arn("/portguard/Portguard/another-stack-id/rule"))
 
 
-def test_key_lets_cloudwatch_alarms_of_this_account_publish_to_the_encrypted_topic(
+@pytest.mark.parametrize("variant", ["default", "tuned"])
+def test_the_log_groups_are_the_ones_the_key_names(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    names = [
+        evaluate(group["Properties"]["LogGroupName"], synthesized.body)
+        for group in resources_of(synthesized.body, "AWS::Logs::LogGroup").values()
+    ]
+    assert names == [f"{LOG_GROUP_PREFIX}rule"]
+
+
+def alarm_arns(synthesized: Synthesized) -> dict[str, str]:
+    """Each alarm's ARN once deployed in PSEUDO's "aws" account and region, by logical id."""
+    return {
+        logical_id: "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:"
+        + evaluate(alarm["Properties"]["AlarmName"], synthesized.body)
+        for logical_id, alarm in resources_of(synthesized.body, "AWS::CloudWatch::Alarm").items()
+    }
+
+
+def assert_bound_to_this_stacks_alarms(
+    statement: Mapping[str, Any], synthesized: Synthesized
+) -> None:
+    """The statement's conditions: this account (aws:SourceAccount) and this stack's alarms in
+    this region (aws:SourceArn), which every alarm of the stack matches, and no other."""
+    assert statement["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+    }
+    assert list(statement["Condition"]["ArnLike"]) == ["aws:SourceArn"]
+    pattern = evaluate(statement["Condition"]["ArnLike"]["aws:SourceArn"], synthesized.body)
+    assert pattern == "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:Portguard-*"
+    arns = alarm_arns(synthesized)
+    assert len(arns) >= 4
+    assert all(arn_like(pattern, arn) for arn in arns.values()), arns
+    for stranger in (
+        "arn:aws:cloudwatch:eu-west-1:444455556666:alarm:Portguard-RuleErrors",
+        "arn:aws:cloudwatch:us-east-1:111122223333:alarm:Portguard-RuleErrors",
+        "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:SomeoneElses",
+    ):
+        assert not arn_like(pattern, stranger)
+
+
+def test_key_lets_this_stacks_alarms_publish_to_the_encrypted_topic(
     default: Synthesized,
 ) -> None:
     (statement,) = [
@@ -371,9 +448,8 @@ def test_key_lets_cloudwatch_alarms_of_this_account_publish_to_the_encrypted_top
     ]
     assert statement["Effect"] == "Allow"
     assert set(as_list(statement["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
-    assert statement["Condition"] == {
-        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    }
+    assert set(statement["Condition"]) == {"StringEquals", "ArnLike"}
+    assert_bound_to_this_stacks_alarms(statement, default)
 
 
 # --- Least privilege (item 3) -----------------------------------------------------------------
@@ -475,6 +551,17 @@ def test_failed_invocations_go_to_the_queue(default: Synthesized) -> None:
     )
 
 
+def test_asynchronous_invocation_is_configured_explicitly(default: Synthesized) -> None:
+    default.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": default.ids.function},
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 6 * 3600,
+        },
+    )
+
+
 def test_queue_is_encrypted_and_keeps_messages_14_days(default: Synthesized) -> None:
     default.template.has_resource_properties(
         "AWS::SQS::Queue",
@@ -518,29 +605,144 @@ def test_alarm_on_the_functions_errors(default: Synthesized) -> None:
     )
 
 
-def test_alarm_on_the_failure_queues_depth(default: Synthesized) -> None:
+def test_alarm_on_every_new_failed_event(default: Synthesized) -> None:
+    # Messages sent to the queue, not its depth: the depth stays at 1 or more for the 14 days
+    # a message is kept, and the alarm with it, while later failures pass silently.
     default.template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
             "Namespace": "AWS/SQS",
-            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "MetricName": "NumberOfMessagesSent",
             "Dimensions": [{"Name": "QueueName", "Value": get_att(default.ids.queue, "QueueName")}],
+            "Statistic": "Sum",
+            "Period": 300,
             "Threshold": 1,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            # Any one of 4 periods: a datapoint SQS publishes up to 15 minutes late still counts.
+            "EvaluationPeriods": 4,
+            "DatapointsToAlarm": 1,
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": default.ids.topic}],
+        },
+    )
+    assert "ApproximateNumberOfMessagesVisible" not in json.dumps(default.body)
+
+
+def test_alarm_on_events_lambda_could_not_deliver_to_the_queue(default: Synthesized) -> None:
+    default.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "DestinationDeliveryFailures",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": default.ids.function}}],
+            "Statistic": "Sum",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
             "AlarmActions": [{"Ref": default.ids.topic}],
         },
     )
 
 
-def test_every_alarm_notifies_the_topic(default: Synthesized) -> None:
-    alarms = resources_of(default.body, "AWS::CloudWatch::Alarm").values()
-    assert sorted(
-        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms
-    ) == [
-        ("AWS/Lambda", "Errors"),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+def heartbeat(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (logical_id, alarm)
+        for logical_id, alarm in resources_of(synthesized.body, "AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"]["MetricName"] == "Invocations"
     ]
-    assert all(a["Properties"]["AlarmActions"] == [{"Ref": default.ids.topic}] for a in alarms)
+    return found
+
+
+@pytest.mark.parametrize(("variant", "hours"), [("default", 30), ("tuned", 8)])
+def test_heartbeat_fires_when_config_stops_invoking_the_function(
+    variant: str, hours: int, request: pytest.FixtureRequest
+) -> None:
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    assert heartbeat_hours(synthesized.settings.schedule) == hours
+    _, alarm = heartbeat(synthesized)
+    properties = alarm["Properties"]
+    assert properties["Namespace"] == "AWS/Lambda"
+    assert properties["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": synthesized.ids.function}}
+    ]
+    assert (properties["Statistic"], properties["Period"]) == ("Sum", 3600)
+    # Every hour of the window without an invocation: Lambda emits no datapoint for an hour
+    # with none, so missing data must count as breaching.
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == ("LessThanThreshold", 1)
+    assert properties["EvaluationPeriods"] == properties["DatapointsToAlarm"] == hours
+    assert properties["TreatMissingData"] == "breaching"
+    assert properties["AlarmActions"] == properties["OKActions"] == [{"Ref": synthesized.ids.topic}]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_heartbeat_window_outlasts_the_schedule_within_cloudwatchs_limit(schedule: str) -> None:
+    hours = heartbeat_hours(schedule)
+    # Longer than the periodic interval by a margin; CloudWatch accepts an hourly alarm over at
+    # most 7 days (1 day only for periods under an hour, too short for TwentyFour_Hours).
+    assert SCHEDULE_HOURS[schedule] + 2 <= hours <= MAXIMUM_EVALUATION_HOURS == 168
+
+
+def test_schedule_hours_cover_every_schedule_config_offers() -> None:
+    assert tuple(SCHEDULE_HOURS) == SCHEDULES
+
+
+@pytest.mark.parametrize("variant", ["default", "pack"])
+def test_heartbeat_is_created_after_the_rule(variant: str, request: pytest.FixtureRequest) -> None:
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    resource_type = (
+        "AWS::Config::ConformancePack" if variant == "pack" else "AWS::Config::ConfigRule"
+    )
+    deployed_id, _ = only_resource(synthesized.body, resource_type)
+    _, alarm = heartbeat(synthesized)
+    assert deployed_id in alarm["DependsOn"]
+
+
+EXPECTED_ALARMS = [
+    ("Portguard-RuleErrors", "AWS/Lambda", "Errors"),
+    ("Portguard-RuleFailedEvents", "AWS/SQS", "NumberOfMessagesSent"),
+    ("Portguard-RuleHeartbeat", "AWS/Lambda", "Invocations"),
+    ("Portguard-RuleUndeliveredEvents", "AWS/Lambda", "DestinationDeliveryFailures"),
+]
+
+
+@pytest.mark.parametrize("variant", ["default", "pack", "tuned"])
+def test_every_alarm_notifies_the_topic_once_its_policy_exists(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    alarms = resources_of(synthesized.body, "AWS::CloudWatch::Alarm").values()
+    assert (
+        sorted(
+            (
+                evaluate(a["Properties"]["AlarmName"], synthesized.body),
+                a["Properties"]["Namespace"],
+                a["Properties"]["MetricName"],
+            )
+            for a in alarms
+        )
+        == EXPECTED_ALARMS
+    )
+    topic_policy_id, _ = only_resource(synthesized.body, "AWS::SNS::TopicPolicy")
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": synthesized.ids.topic}]
+        assert topic_policy_id in alarm["DependsOn"]
+        assert alarm["Properties"]["AlarmDescription"]
+
+
+def test_topic_lets_this_stacks_alarms_publish(default: Synthesized) -> None:
+    # A topic policy replaces SNS's default one: without this statement CloudWatch could not
+    # publish, and no alarm would notify anyone.
+    _, topic_policy = only_resource(default.body, "AWS::SNS::TopicPolicy")
+    (statement,) = [
+        s
+        for s in topic_policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert as_list(statement["Action"]) == ["sns:Publish"]
+    assert statement["Resource"] == {"Ref": default.ids.topic}
+    assert set(statement["Condition"]) == {"StringEquals", "ArnLike"}
+    assert_bound_to_this_stacks_alarms(statement, default)
 
 
 def test_topic_is_encrypted_and_ssl_only(default: Synthesized) -> None:
@@ -726,4 +928,4 @@ def test_conformance_pack_mode_keeps_the_function_and_its_guards(pack: Synthesiz
         "AWS::Lambda::EventInvokeConfig",
         {"DestinationConfig": {"OnFailure": {"Destination": get_att(pack.ids.queue)}}},
     )
-    assert len(resources_of(pack.body, "AWS::CloudWatch::Alarm")) == 2
+    assert len(resources_of(pack.body, "AWS::CloudWatch::Alarm")) == len(EXPECTED_ALARMS)

@@ -239,3 +239,37 @@ def test_parameters_are_frozen() -> None:
     assert isinstance(params, RuleParameters)
     with pytest.raises(AttributeError):
         params.ip_type = IpType.IPV4  # type: ignore[misc]
+
+
+# Digits of other scripts, written as escapes (ruff flags the characters as look-alikes).
+FULL_WIDTH_22 = "\uff12\uff12"
+ARABIC_INDIC_3389 = "\u0663\u0663\u0668\u0669"
+FULL_WIDTH_8100 = "\uff18\uff11\uff10\uff10"
+DEVANAGARI_22 = "\u0968\u0968"
+
+
+@pytest.mark.parametrize(
+    ("text", "token"),
+    [
+        pytest.param(FULL_WIDTH_22, FULL_WIDTH_22, id="full-width"),
+        pytest.param(f"22,{ARABIC_INDIC_3389}", ARABIC_INDIC_3389, id="arabic-indic"),
+        pytest.param(f"8000-{FULL_WIDTH_8100}", f"8000-{FULL_WIDTH_8100}", id="range-end"),
+        pytest.param(f"{DEVANAGARI_22}-23", f"{DEVANAGARI_22}-23", id="devanagari-range-start"),
+    ],
+)
+@pytest.mark.parametrize("allow_all", [False, True], ids=["blockedPorts", "exemption-tag"])
+def test_ports_are_written_in_ascii_digits(text: str, token: str, allow_all: bool) -> None:
+    # Python's \d and int() read any script's digits (full-width 22 as 22): a port is ASCII 0-9
+    # only, in the rule's parameter and in an exemption tag alike.
+    with pytest.raises(InvalidParameterError) as caught:
+        parse_ports(text, allow_all=allow_all)
+    message = str(caught.value)
+    assert f"unknown token {token!r}" in message
+    assert "0-9" in message
+
+
+def test_a_port_of_thousands_of_digits_is_above_the_highest() -> None:
+    # int() refuses over 4300 digits with a message about sys.set_int_max_str_digits().
+    with pytest.raises(InvalidParameterError, match=r"port 999999… \(5000 digits\) is above 65535"):
+        parse_ports("9" * 5000)
+    assert parse_ports("0" * 5000 + "22") == PortSet([(22, 22)])

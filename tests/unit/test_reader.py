@@ -286,7 +286,7 @@ def test_gone_statuses(status: str, gone: bool) -> None:
                 "resourceId": "sg-1",
                 "configuration": "{not json",
             },
-            "not valid JSON",
+            "cannot be read as JSON: Expecting property name",
             id="configuration-bad-json",
         ),
         pytest.param(
@@ -326,3 +326,169 @@ def test_odd_capture_time_does_not_crash() -> None:
     assert parsed.group is not None
     assert parsed.capture_time is None  # the handler then orders by the notification's time
     assert parsed.capture_time is None  # the handler then orders by the notification's time
+
+
+# --- what reaches people: JSON's words, ASCII ports, and every skipped thing said -------------
+
+FULL_WIDTH_22 = "\uff12\uff12"
+ARABIC_INDIC_22 = "\u0662\u0662"
+
+
+def warnings_of(configuration: dict[str, Any]) -> tuple[str, ...]:
+    item = parse_configuration_item(
+        {
+            "resourceType": "AWS::EC2::SecurityGroup",
+            "resourceId": "sg-1",
+            "configuration": configuration,
+        }
+    )
+    assert item.group is not None
+    return item.group.warnings
+
+
+@pytest.mark.parametrize(
+    "port",
+    [
+        pytest.param(FULL_WIDTH_22, id="full-width"),
+        pytest.param(ARABIC_INDIC_22, id="arabic-indic"),
+        pytest.param("\u00b2", id="superscript-two"),  # isdigit() says yes, int() refuses it
+        pytest.param("--5", id="two-minus-signs"),  # lstrip("-") made it look like digits
+        pytest.param("9" * 5000, id="five-thousand-digits"),  # beyond int()'s 4300 digits
+    ],
+)
+def test_a_port_string_is_ascii_digits_or_unreadable(port: str) -> None:
+    # Unreadable counts as every port (fail closed), with a warning that quotes it.
+    item = parse_configuration_item(config_item([perm("tcp", port, 22, v4=["0.0.0.0/0"])]))
+    assert item.group is not None
+    assert item.group.permissions[0].ports == (0, 65535)
+    (warning,) = item.group.warnings
+    assert warning.startswith(f'unreadable port "{port[:20]}')
+    assert warning.endswith(": counted as every port")
+
+
+@pytest.mark.parametrize(
+    ("from_port", "expected"),
+    [(" 22 ", (22, 23)), ("0022", (22, 23)), ("-1", (0, 65535)), ("99999", (23, 65535))],
+)
+def test_ascii_port_strings_are_read(from_port: str, expected: tuple[int, int]) -> None:
+    assert read_one(perm("tcp", from_port, 23, v4=["0.0.0.0/0"])).ports == expected
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        pytest.param([], "configurationItem is not an object: a JSON list", id="item"),
+        pytest.param(
+            {"resourceType": "AWS::EC2::SecurityGroup", "resourceId": "sg-1", "configuration": 42},
+            "configuration of sg-1 is not an object: a JSON number",
+            id="configuration",
+        ),
+        pytest.param(
+            {"resourceType": "AWS::EC2::SecurityGroup", "resourceId": "sg-1", "configuration": "0"},
+            "configuration of sg-1 is not an object: a JSON number",
+            id="history-configuration",
+        ),
+        pytest.param(
+            {
+                "resourceType": "AWS::EC2::SecurityGroup",
+                "resourceId": "sg-1",
+                "configuration": "[" * 100_000 + "]" * 100_000,
+            },
+            "configuration of sg-1 cannot be read as JSON: its lists and objects are nested too "
+            "deeply",
+            id="nested-100000-deep",
+        ),
+        pytest.param(
+            {
+                "resourceType": "AWS::EC2::SecurityGroup",
+                "resourceId": "sg-1",
+                "configuration": '{"ipPermissions": [{"fromPort": ' + "2" * 5000 + "}]}",
+            },
+            "configuration of sg-1 cannot be read as JSON: it holds a number of more than 4300 "
+            "digits",
+            id="a-number-of-5000-digits",
+        ),
+    ],
+)
+def test_errors_speak_json_not_python(item: Any, message: str) -> None:
+    with pytest.raises(InvalidEventError) as caught:
+        parse_configuration_item(item)
+    assert str(caught.value).startswith(message)
+    for python_word in ("int", "list", "NoneType", "str", "set_int_max_str_digits"):
+        assert f": {python_word}" not in str(caught.value)
+
+
+def test_an_ec2_group_that_is_not_an_object_is_named_in_json_words() -> None:
+    with pytest.raises(InvalidEventError, match="security group is not an object: null"):
+        parse_ec2_group(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("configuration", "expected"),
+    [
+        pytest.param(
+            {"ipPermissions": "tcp 22 0.0.0.0/0"},
+            ["skipped ipPermissions: a JSON string, not a list"],
+            id="permission-list-a-string",
+        ),
+        pytest.param(
+            {"ipPermissions": {"ipProtocol": "tcp"}},
+            ["skipped ipPermissions: a JSON object, not a list"],
+            id="permission-list-an-object",
+        ),
+        pytest.param(
+            {"ipPermissions": [42, None]},
+            [
+                "skipped an ingress permission that is not an object: 42",
+                "skipped an ingress permission that is not an object: null",
+            ],
+            id="permissions-not-objects",
+        ),
+        pytest.param(
+            {"ipPermissions": [{"ipProtocol": None}]},
+            ["permission without ipProtocol (null): allows no port"],
+            id="protocol-null",
+        ),
+        pytest.param(
+            {"ipPermissions": [{"ipProtocol": "tcp", "ipv4Ranges": "0.0.0.0/0"}]},
+            ["skipped ipv4Ranges: a JSON string, not a list"],
+            id="source-list-a-string",
+        ),
+        pytest.param(
+            {
+                "ipPermissions": [
+                    {
+                        "ipProtocol": "tcp",
+                        "ipv4Ranges": [None, {"cidrIp": ""}, {"cidr": "0.0.0.0/0"}],
+                        "ipv6Ranges": [{"cidrIpv6": 7}],
+                        "prefixListIds": [{}],
+                    }
+                ]
+            },
+            [
+                "skipped an unreadable ipv4Ranges entry: null",
+                'skipped an unreadable ipv4Ranges entry: {"cidrIp": ""}',
+                'skipped an unreadable ipv4Ranges entry: {"cidr": "0.0.0.0/0"}',
+                'skipped an unreadable ipv6Ranges entry: {"cidrIpv6": 7}',
+                "skipped an unreadable prefixListIds entry: {}",
+            ],
+            id="junk-source-entries",
+        ),
+        pytest.param({"ipPermissions": None}, [], id="null-is-empty-and-fine"),
+        pytest.param(
+            {"ipPermissions": [{"ipProtocol": "tcp", "ipv4Ranges": None, "ipRanges": []}]},
+            [],
+            id="null-and-empty-source-lists-are-fine",
+        ),
+    ],
+)
+def test_what_the_reader_skips_it_says(configuration: dict[str, Any], expected: list[str]) -> None:
+    # The handler logs these and `portguard evaluate` shows them: nothing is skipped in silence.
+    assert list(warnings_of(configuration)) == expected
+
+
+def test_a_long_unreadable_value_is_quoted_short() -> None:
+    (warning,) = warnings_of({"ipPermissions": [{"ipProtocol": "tcp", "fromPort": "x" * 500}]})
+    assert len(warning) < 120
+    assert warning.startswith('unreadable port "xxxx')
+    assert "…" in warning

@@ -38,6 +38,7 @@ from portguard.remediation import (
     describe_rule,
     describe_rules,
     ip_permissions,
+    opened_beyond,
     parse_allowed_cidrs,
     plan_lines,
     plan_remediation,
@@ -719,6 +720,79 @@ def test_an_allowed_source_already_in_the_group_is_not_added_again() -> None:
     assert p.refusal is None
 
 
+def test_each_added_rule_knows_the_original_rules_it_exists_for() -> None:
+    wide = perm("tcp", 0, 65535, v4=ANY4, description="wide")
+    legacy = perm("tcp", 0, 3388, v4=ANY4, description="legacy")
+    p = plan(wide, legacy, allow_cidrs=["198.51.100.0/24"])
+    w, s = r("tcp", 0, 65535, "0.0.0.0/0", "wide"), r("tcp", 0, 3388, "0.0.0.0/0", "legacy")
+    assert set(p.remove) == {w, s}
+    origins = {(rule.from_port, rule.to_port, rule.source): set(p.origins[rule.key])
+               for rule in p.add}  # fmt: skip
+    assert origins == {
+        # The same piece of both rules: needed while either is.
+        (0, 21, "0.0.0.0/0"): {w, s},
+        (23, 3388, "0.0.0.0/0"): {w, s},
+        (3390, 65535, "0.0.0.0/0"): {w},
+        # An allowed source stands in for each rule removed with those ports.
+        (0, 65535, "198.51.100.0/24"): {w},
+        (0, 3388, "198.51.100.0/24"): {s},
+    }
+
+
+def test_a_piece_carved_again_in_a_later_round_comes_from_the_original_rule() -> None:
+    # Round 1 names only 0.0.0.0/0 on tcp/22 (the halves do not widen its cover) and the halves
+    # on tcp/21; once 0.0.0.0/0 is gone, round 2 names the halves on tcp/22 too.
+    half = perm("tcp", 0, 100, v4=["0.0.0.0/1"])
+    p = plan(half, perm("tcp", 21, 21, v4=["128.0.0.0/1"]), perm("tcp", 22, 22, v4=ANY4),
+             perm("tcp", 22, 22, v4=["128.0.0.0/1"]),
+             params=parse_rule_parameters({"blockedPorts": "21,22"}))  # fmt: skip
+    assert {(rule.from_port, rule.to_port): p.origins[rule.key] for rule in p.add} == {
+        (0, 20): (r("tcp", 0, 100, "0.0.0.0/1"),),
+        (23, 100): (r("tcp", 0, 100, "0.0.0.0/1"),),
+    }
+
+
+WIDE = r("tcp", 0, 65535, "0.0.0.0/0")
+
+
+@pytest.mark.parametrize(
+    ("rule", "reference", "beyond"),
+    [
+        pytest.param(r("tcp", 23, 3388, "0.0.0.0/0"), [WIDE], False, id="a-piece"),
+        pytest.param(r("tcp", 23, 3388, "0.0.0.0/0"), [r("tcp", 23, 100, "0.0.0.0/0"),
+                     r("6", 101, 3388, "0.0.0.0/0")], False, id="pieces-together-any-spelling"),
+        pytest.param(r("tcp", 23, 3388, "0.0.0.0/0"), [r("tcp", 23, 100, "0.0.0.0/0")], True,
+                     id="wider-than-the-reference"),
+        pytest.param(r("udp", 53, 53, "0.0.0.0/0"), [WIDE], True, id="another-protocol"),
+        pytest.param(r("tcp", 22, 22, "::/0"), [WIDE], True, id="another-source"),
+        pytest.param(r("tcp", 22, 22, "0.0.0.0/0"), [], True, id="nothing-left"),
+        pytest.param(r("tcp", 22, 22, "::/0"), [r("-1", None, None, "::/0")], False,
+                     id="all-traffic-lets-in-everything"),
+        pytest.param(r("-1", None, None, "::/0"), [r("tcp", 0, 65535, "::/0"),
+                     r("udp", 0, 65535, "::/0")], True, id="all-traffic-is-more-than-tcp-and-udp"),
+        pytest.param(r("icmp", 8, 0, "0.0.0.0/0"), [r("1", -1, -1, "0.0.0.0/0")], False,
+                     id="an-icmp-type-within-all-types"),
+        pytest.param(r("icmp", -1, -1, "0.0.0.0/0"), [r("icmp", 8, -1, "0.0.0.0/0")], True,
+                     id="all-icmp-types-beyond-one"),
+        pytest.param(r("50", None, None, "0.0.0.0/0"), [r("50", None, None, "0.0.0.0/0")], False,
+                     id="a-protocol-without-ports"),
+    ],
+)  # fmt: skip
+def test_opened_beyond_compares_what_rules_let_in(
+    rule: Rule, reference: list[Rule], beyond: bool
+) -> None:
+    assert opened_beyond([rule], reference) == ([rule] if beyond else [])
+
+
+def test_opened_beyond_reads_an_allowed_source_as_the_rule_it_stands_in_for() -> None:
+    allowed = r("tcp", 0, 65535, "203.0.113.0/24", "portguard: in place of 0.0.0.0/0")
+    origins = {allowed.key: (WIDE,)}
+    assert opened_beyond([allowed], [WIDE], origins) == []
+    assert opened_beyond([allowed], [WIDE]) == [allowed]  # as itself, a new source
+    # Once the rule it stands in for is gone, it opens something nothing else does.
+    assert opened_beyond([allowed], [r("tcp", 443, 443, "0.0.0.0/0")], origins) == [allowed]
+
+
 @pytest.mark.parametrize(
     "allow",
     [
@@ -952,6 +1026,27 @@ def source_text(rule: Rule) -> str:
     return json.loads(rule.source)["GroupId"] if rule.kind == GROUP_PAIR else rule.source
 
 
+def assert_every_added_rule_exists_for_removed_ones(p: Plan, allowed: Sequence[str]) -> None:
+    """Every rule added exists for removed rules, and lets in nothing they did not, from their
+    source (an allowed source stands in for theirs): once they are gone and it is taken back,
+    nothing of what they opened is left."""
+    assert set(p.origins) == keys(p.add)
+    for rule in p.add:
+        origins = p.origins[rule.key]
+        assert origins
+        assert keys(origins) <= keys(p.remove)
+        # A piece comes from rules of its own source; anything else is an allowed source.
+        assert rule.source in allowed or all(
+            (o.kind, o.source) == (rule.kind, rule.source) for o in origins
+        )
+        if rule.protocol in ("tcp", "udp"):
+            low, high = rule.from_port or 0, rule.to_port or 0
+            for port in (port for port in PROBE_PORTS if low <= port <= high):
+                assert any(opens([o], rule.protocol, port, o.kind, o.source) for o in origins)
+        elif rule.protocol in ("icmp", "icmpv6"):
+            assert any(opens_icmp([o], rule.protocol, o.kind, o.source) for o in origins), rule
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(ec2_permissions(), max_size=5),
@@ -1014,6 +1109,8 @@ def test_every_plan_closes_exactly_the_offending_ports(
         for name in icmp:
             if opens_icmp(original, name, kind, source):
                 assert opens_icmp(result, name, kind, source), (name, source)
+
+    assert_every_added_rule_exists_for_removed_ones(p, parse_allowed_cidrs(allow))
 
     # Each removed rule is replaced by the same protocol and ports from each allowed source of
     # its family.
@@ -1255,7 +1352,9 @@ def remediated() -> Plan:
 
 
 def document(p: Plan) -> dict[str, Any]:
-    doc = rollback_document(p, region="eu-west-1", created="2025-06-01T10:00:00Z", state="planned")
+    """The document once the whole plan ran: everything added and removed by portguard."""
+    doc = rollback_document(p, region="eu-west-1", created="2025-06-01T10:00:00Z",
+                            state="applied", added=p.add, removed=p.remove)  # fmt: skip
     loaded: dict[str, Any] = json.loads(json.dumps(doc))  # as written to, and read from, a file
     return loaded
 
@@ -1269,7 +1368,7 @@ def test_rollback_document_round_trip() -> None:
         "groupId": GROUP_ID,
         "region": "eu-west-1",
         "created": "2025-06-01T10:00:00Z",
-        "state": "planned",
+        "state": "applied",
     }
     assert doc["removed"] == [
         {
@@ -1294,6 +1393,16 @@ def test_rollback_document_without_region() -> None:
     p = remediated()
     doc = rollback_document(p, region=None, created="now", state="applying")
     assert read_rollback(doc).region is None
+
+
+def test_a_rollback_document_before_any_change_claims_nothing_done() -> None:
+    # Only facts: restore must never revoke a rule portguard did not add, nor re-add one it did
+    # not remove (someone else may have, meanwhile).
+    p = remediated()
+    rollback = read_rollback(rollback_document(p, region=None, created="now", state="adding"))
+    assert (rollback.added, rollback.removed) == ((), ())
+    assert set(rollback.original) == set(p.original)
+    assert plan_restore(rollback, applied(p)).add == ()
 
 
 @pytest.mark.parametrize(

@@ -1,21 +1,29 @@
 """Applying a remediation plan (or a restore) to a live group, the same way from the command line
 and from the remediation function.
 
-The order keeps the group safe at every step:
+The order keeps the group safe at every step, even while someone else changes it:
 
 1. the group is read and the plan made; a refused plan changes nothing;
-2. the rollback document is handed to ``journal`` (a file, a log line) before the first change:
-   if that fails, nothing changes;
+2. the rollback document is handed to ``journal`` (a file, a log line) before the first change,
+   and again after every change, holding only facts: the rules portguard added and still holds,
+   the rules it revoked itself. If it cannot be written before the first change, nothing changes;
+   a change it cannot record is taken back, so the document stays enough to undo the run;
 3. rules are added first, one call per rule, so that each success is known exactly; every rule
-   added is part of what was already open (a piece of a rule being narrowed, or an allowed source
-   for ports that were open to every address), so the group is never more open than before;
+   added is part of a rule being removed (a piece of it, or an allowed source in its place);
 4. then the rules open to the internet are revoked, one call per rule: each step only narrows;
-5. the group is read again and decided again: the result is what AWS says, not what was planned.
+5. the group is read again. A rule the plan removes that is gone, but not revoked by portguard
+   (``InvalidPermission.NotFound``, or in a default VPC ``UnknownIpPermissions``), was closed by
+   someone else: the rules portguard added for it alone are taken back (its ports stay closed),
+   and restore will not bring it back. A rule portguard added that someone removed is no longer
+   portguard's;
+6. the result is what AWS says, not what was planned: ``applied`` only when the group is
+   COMPLIANT and nothing portguard holds lets in more than the group did when found, or than it
+   would without portguard's changes (what others left).
 
 Throttling and server errors are retried by botocore (see :func:`portguard.adapters.client_config`).
-A rule that already exists when added, or is already gone when revoked, changed under us and is
-taken as done; any other error stops the run where it is, with the group no more open than before
-and the rollback document enough to return to the start.
+A rule that already exists when added was added by someone else, and is not portguard's to revoke
+on restore; any other error stops the steps where they are, and the group is still read again and
+checked as above.
 """
 
 from __future__ import annotations
@@ -35,7 +43,10 @@ from portguard.remediation import (
     RemediationError,
     Rollback,
     Rule,
+    describe_rule,
+    describe_rules,
     ip_permissions,
+    opened_beyond,
     plan_lines,
     plan_remediation,
     plan_restore,
@@ -52,6 +63,7 @@ if TYPE_CHECKING:
     from mypy_boto3_service_quotas import ServiceQuotasClient
 
     from portguard.parameters import RuleParameters
+    from portguard.remediation import Plan, RuleKey
 
 # What a run ended with.
 COMPLIANT = "compliant"  # nothing to do
@@ -64,22 +76,24 @@ FAILED = "failed"
 class Outcome(NamedTuple):
     """How a remediation or restore ended: ``status`` (one of the constants above), a sentence
     for people, the plan as lines of a diff, the rollback document as last written (remediation
-    only), and the verdict on the group read again after the changes."""
+    only), the verdict on the group read again after the changes, and ``meanwhile``: what
+    someone else changed while portguard worked, and what portguard did about it."""
 
     status: str
     message: str
     lines: tuple[str, ...]
     document: dict[str, Any] | None = None
     verdict: Verdict | None = None
+    meanwhile: tuple[str, ...] = ()
 
 
 class StepError(RemediationError):
     """EC2 refused a change: says which, and how many of the step's rules were done."""
 
-    def __init__(self, step: str, rule: Rule, done: Sequence[Rule], error: Exception) -> None:
-        self.done = tuple(done)
+    def __init__(self, step: str, rule: Rule, done: int, error: Exception) -> None:
+        self.step = step
         super().__init__(f"{step} {rule.protocol} rule from {rule.source} failed after "
-                         f"{len(done)} done: {_reason(error)}")  # fmt: skip
+                         f"{done} done: {_reason(error)}")  # fmt: skip
 
 
 def read_group(client: EC2Client, group_id: str) -> Mapping[str, Any]:
@@ -143,10 +157,11 @@ def remediate(
 ) -> Outcome:
     """Plan closing ``group_id``'s offending ports, and with ``apply`` do it (module docstring).
 
-    ``journal`` receives the rollback document before the first change and after each step
-    that changes what it says; ``now`` gives the time written into it. Raises
-    :class:`RemediationError` (a bad allowed source, a group that does not exist) and what the
-    client raises before any change; after the first change, errors end in a ``failed`` outcome.
+    ``journal`` receives the rollback document before the first change and after each change;
+    ``now`` gives the time written into it. Raises :class:`RemediationError` (a bad allowed
+    source, a group that does not exist) and what the client raises before any change, and what
+    ``journal`` raises (after taking back the change it could not record); after the first
+    change, EC2's errors end in a ``failed`` outcome.
     """
     resolver = PrefixListCache(client) if parameters.resolve_prefix_lists else None
     plan = plan_remediation(
@@ -168,32 +183,185 @@ def remediate(
     if not apply:
         return Outcome(PLANNED, "dry run: nothing changed", lines, document)
 
-    _write(journal, document, "adding")  # if the rollback cannot be kept, nothing changes
-    try:
-        added = _authorize(client, group_id, plan.add)
-        if len(added) != len(plan.add):  # some existed already: restore must not revoke them
-            document["added"] = ip_permissions(added)
-        _write(journal, document, "removing")
-        _revoke(client, group_id, plan.remove)
-    except StepError as error:
-        step = document["state"]
-        if step == "adding":
-            document["added"] = ip_permissions(error.done)
-            safe = "nothing was removed"
-        else:
-            safe = "some rules open to the internet are still there"
-        _write(journal, document, f"failed while {step}: {error}")
-        message = f"failed while {step} ({safe}; the group is no more open than before): {error}"
-        return Outcome(FAILED, message, lines, document)
+    def decide(group: Mapping[str, Any]) -> Verdict:
+        return evaluate_group(
+            parse_ec2_group(group), parameters, resolve_prefix_list=resolver, today=today
+        )
 
-    group = parse_ec2_group(read_group(client, group_id))
-    verdict = evaluate_group(group, parameters, resolve_prefix_list=resolver, today=today)
-    if verdict.compliance is not Compliance.COMPLIANT:
-        _write(journal, document, f"applied, but the group is still {verdict.compliance}")
-        message = f"applied, but read again the group is {verdict.compliance}: {verdict.annotation}"
-        return Outcome(FAILED, message, lines, document, verdict)
-    _write(journal, document, "applied")
-    return Outcome(APPLIED, f"applied: {group_id} is now COMPLIANT", lines, document, verdict)
+    return _Apply(client, plan, document, journal).run(decide, lines)
+
+
+class _Apply:
+    """One run of a plan: what portguard added and still holds, what it revoked itself, and the
+    rollback document that records both after every change."""
+
+    def __init__(
+        self,
+        client: EC2Client,
+        plan: Plan,
+        document: dict[str, Any],
+        journal: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self.client, self.plan, self.document, self.journal = client, plan, document, journal
+        self.added: list[Rule] = []  # added by portguard, and there when last read
+        self.removed: list[Rule] = []  # revoked by portguard itself
+        self.closed: set[RuleKey] = set()  # rules of the plan someone else removed meanwhile
+
+    def run(
+        self, decide: Callable[[Mapping[str, Any]], Verdict], lines: tuple[str, ...]
+    ) -> Outcome:
+        self._record("adding")  # if the rollback cannot be kept, nothing changes
+        failure: StepError | None = None
+        try:
+            self._steps()
+        except StepError as error:
+            failure = error
+        try:
+            group, meanwhile, stuck = self._settle()
+        except (ClientError, BotoCoreError, RemediationError) as error:
+            done = f"failed while {failure.step}: {failure}" if failure else "applied"
+            unchecked = f"the group could not be read again to check it: {_reason(error)}"
+            self._record(f"{done}; {unchecked}")
+            return Outcome(FAILED, f"{done}; {unchecked}", lines, self.document)
+        verdict = decide(group)
+        beyond = self._opened_beyond(rules_of(list(group.get("IpPermissions") or [])))
+        status, message = self._conclude(failure, stuck, beyond, verdict)
+        return Outcome(status, message, lines, self.document, verdict, meanwhile)
+
+    def _steps(self) -> None:
+        """Add, then revoke, one rule a call, each change recorded as soon as it is made."""
+        group_id = self.plan.group_id
+        for done, rule in enumerate(self.plan.add):
+            if _authorize(self.client, group_id, rule, done):
+                self.added.append(rule)
+                self._record_change("adding", rule, self.added, _revoke)
+        for done, rule in enumerate(self.plan.remove):
+            if _revoke(self.client, group_id, rule, done):
+                self.removed.append(rule)
+                self._record_change("removing", rule, self.removed, _authorize)
+
+    def _settle(self) -> tuple[Mapping[str, Any], tuple[str, ...], StepError | None]:
+        """Read the group again and act on what others changed meanwhile (see :meth:`_read`),
+        taking back what portguard added only for rules someone else closed. Returns the group
+        as read last, what happened meanwhile, and the error that stopped taking back, if any."""
+        meanwhile: list[str] = []
+        taken: list[Rule] = []
+        stuck: StepError | None = None
+        group, unneeded = self._read(meanwhile)
+        while unneeded and not stuck:  # read again after taking back: until nothing is left
+            try:
+                for done, rule in enumerate(unneeded):
+                    _revoke(self.client, self.plan.group_id, rule, done)  # gone already: as good
+                    self.added.remove(rule)
+                    taken.append(rule)
+                    self._record("taking back")
+            except StepError as error:
+                stuck = error
+            group, unneeded = self._read(meanwhile)
+        meanwhile += [f"taken back, as the rules it was added for are gone: {text}"
+                      for text in describe_rules(taken)]  # fmt: skip
+        return group, tuple(meanwhile), stuck
+
+    def _read(self, meanwhile: list[str]) -> tuple[Mapping[str, Any], list[Rule]]:
+        """Read the group: a rule of the plan that is gone but was not revoked by portguard was
+        closed by someone else; a rule portguard added that is gone is no longer its own. Says
+        so in ``meanwhile``; returns the group and the rules portguard holds for nothing."""
+        group = read_group(self.client, self.plan.group_id)
+        present = {rule.key for rule in rules_of(list(group.get("IpPermissions") or []))}
+        revoked = {rule.key for rule in self.removed}
+        vanished = [rule for rule in self.plan.remove if rule.key not in revoked
+                    and rule.key not in present and rule.key not in self.closed]  # fmt: skip
+        lost = [rule for rule in self.added if rule.key not in present]
+        self.closed.update(rule.key for rule in vanished)
+        self.added = [rule for rule in self.added if rule.key in present]
+        for rule in vanished:
+            meanwhile.append(f"removed by someone else before portguard revoked it (restore "
+                             f"will not bring it back): {describe_rule(rule)}")  # fmt: skip
+        for text in describe_rules(lost):
+            meanwhile.append(f"removed by someone else after portguard added it: {text}")
+        if vanished or lost:
+            self._record("read again")
+        # A rule added only for rules that are gone, and not by portguard's hand, stands for
+        # nothing: someone else closed those ports, and they stay closed.
+        needed = revoked | present
+        unneeded = [
+            rule
+            for rule in self.added
+            if not any(origin.key in needed for origin in self.plan.origins.get(rule.key, ()))
+        ]
+        return group, unneeded
+
+    def _opened_beyond(self, final: Sequence[Rule]) -> list[Rule]:
+        """The rules portguard holds that let in more than the group did when found, or than
+        it would now without portguard's changes (what others left): none, unless taking back
+        failed."""
+        held = {rule.key for rule in self.added}
+        left_by_others = [rule for rule in final if rule.key not in held] + self.removed
+        beyond = {rule.key: rule for rule in (
+            *opened_beyond(self.added, self.plan.original, self.plan.origins),
+            *opened_beyond(self.added, left_by_others, self.plan.origins),
+        )}  # fmt: skip
+        return list(beyond.values())
+
+    def _conclude(
+        self,
+        failure: StepError | None,
+        stuck: StepError | None,
+        beyond: Sequence[Rule],
+        verdict: Verdict,
+    ) -> tuple[str, str]:
+        """The run's status and message, recorded as the document's final state."""
+        if beyond:
+            rules = "; ".join(describe_rules(beyond))
+            done = f"failed while {failure.step}: {failure}; " if failure else ""
+            why = f" (taking them back failed: {stuck})" if stuck else ""
+            self._record(f"{done}the group is more open than it was: run restore")
+            return FAILED, (f"{done}the group lets in more than it did, or than others left "
+                            f"it: {rules}{why}; restore takes them back")  # fmt: skip
+        if failure:
+            safe = "nothing was removed" if failure.step == "adding" else (
+                "some rules open to the internet are still there")  # fmt: skip
+            self._record(f"failed while {failure.step}: {failure}")
+            return FAILED, (f"failed while {failure.step} ({safe}; the group is no more open "
+                            f"than before): {failure}")  # fmt: skip
+        if verdict.compliance is not Compliance.COMPLIANT:
+            self._record(f"applied, but the group is still {verdict.compliance}")
+            return FAILED, (f"applied, but read again the group is {verdict.compliance}: "
+                            f"{verdict.annotation}")  # fmt: skip
+        self._record("applied")
+        return APPLIED, f"applied: {self.plan.group_id} is now COMPLIANT"
+
+    def _record(self, state: str) -> None:
+        self.document["added"] = ip_permissions(self.added)
+        self.document["removed"] = ip_permissions(self.removed)
+        self.document["state"] = state
+        if self.journal is not None:
+            self.journal(self.document)
+
+    def _record_change(
+        self,
+        state: str,
+        rule: Rule,
+        done: list[Rule],
+        take_back: Callable[[EC2Client, str, Rule, int], bool],
+    ) -> None:
+        """Record a change just made; one that cannot be recorded is taken back, so that the
+        document stays true and enough to undo the run, and the journal's error is raised with
+        a note saying so (the command line shows it)."""
+        try:
+            self._record(state)
+        except Exception as error:
+            done.remove(rule)
+            change = f"its {'add' if state == 'adding' else 'revoke'} of {describe_rule(rule)}"
+            try:
+                take_back(self.client, self.plan.group_id, rule, 0)
+            except StepError as stuck:
+                error.add_note(f"portguard stopped, but could not take back {change}, which the "
+                               f"rollback document does not hold: {stuck}")  # fmt: skip
+            else:
+                error.add_note(f"portguard stopped, and took back {change}: the rollback "
+                               "document holds everything else it did")  # fmt: skip
+            raise
 
 
 def restore(client: EC2Client, rollback: Rollback, *, apply: bool = False) -> Outcome:
@@ -206,8 +374,10 @@ def restore(client: EC2Client, rollback: Rollback, *, apply: bool = False) -> Ou
     if not apply:
         return Outcome(PLANNED, "dry run: nothing changed", lines)
     try:
-        _authorize(client, rollback.group_id, plan.add)
-        _revoke(client, rollback.group_id, plan.remove)
+        for done, rule in enumerate(plan.add):
+            _authorize(client, rollback.group_id, rule, done)  # there already: as good
+        for done, rule in enumerate(plan.remove):
+            _revoke(client, rollback.group_id, rule, done)  # gone already: as good
     except StepError as error:
         return Outcome(FAILED, f"restore stopped, run it again: {error}", lines)
     left = plan_restore(rollback, _current_rules(client, rollback.group_id))
@@ -223,48 +393,40 @@ def _current_rules(client: EC2Client, group_id: str) -> list[Rule]:
     return rules_of(list(read_group(client, group_id).get("IpPermissions") or []))
 
 
-def _authorize(client: EC2Client, group_id: str, rules: Sequence[Rule]) -> list[Rule]:
-    """Add each rule; returns those added (a rule that already exists was not)."""
-    added: list[Rule] = []
-    for rule in rules:
-        try:
-            client.authorize_security_group_ingress(
-                GroupId=group_id,
-                IpPermissions=ip_permissions([rule]),  # type: ignore[arg-type]
-            )
-        except ClientError as error:
-            if _code(error) == "InvalidPermission.Duplicate":
-                continue
-            raise StepError("adding", rule, added, error) from error
-        except BotoCoreError as error:
-            raise StepError("adding", rule, added, error) from error
-        added.append(rule)
-    return added
+def _authorize(client: EC2Client, group_id: str, rule: Rule, done: int) -> bool:
+    """Add one rule: ``True`` when this call added it, ``False`` when it was there already
+    (someone else's); :class:`StepError` when EC2 refused (``done`` rules of the step were done)."""
+    try:
+        client.authorize_security_group_ingress(
+            GroupId=group_id,
+            IpPermissions=ip_permissions([rule]),  # type: ignore[arg-type]
+        )
+    except ClientError as error:
+        if _code(error) == "InvalidPermission.Duplicate":
+            return False
+        raise StepError("adding", rule, done, error) from error
+    except BotoCoreError as error:
+        raise StepError("adding", rule, done, error) from error
+    return True
 
 
-def _revoke(client: EC2Client, group_id: str, rules: Sequence[Rule]) -> None:
-    """Revoke each rule; one already gone is taken as done."""
-    done: list[Rule] = []
-    for rule in rules:
-        try:
-            client.revoke_security_group_ingress(
-                GroupId=group_id,
-                IpPermissions=ip_permissions([rule]),  # type: ignore[arg-type]
-            )
-        except ClientError as error:
-            if _code(error) != "InvalidPermission.NotFound":
-                raise StepError("removing", rule, done, error) from error
-        except BotoCoreError as error:
-            raise StepError("removing", rule, done, error) from error
-        done.append(rule)
+def _revoke(client: EC2Client, group_id: str, rule: Rule, done: int) -> bool:
+    """Revoke one rule: ``True`` when this call revoked it, ``False`` when it was not there.
 
-
-def _write(
-    journal: Callable[[dict[str, Any]], None] | None, document: dict[str, Any], state: str
-) -> None:
-    document["state"] = state
-    if journal is not None:
-        journal(document)
+    EC2 says "not there" two ways: ``InvalidPermission.NotFound`` in a non-default VPC, and in a
+    default VPC success with the rule listed in ``UnknownIpPermissions`` (EC2 API reference)."""
+    try:
+        answer = client.revoke_security_group_ingress(
+            GroupId=group_id,
+            IpPermissions=ip_permissions([rule]),  # type: ignore[arg-type]
+        )
+    except ClientError as error:
+        if _code(error) == "InvalidPermission.NotFound":
+            return False
+        raise StepError("removing", rule, done, error) from error
+    except BotoCoreError as error:
+        raise StepError("removing", rule, done, error) from error
+    return not answer.get("UnknownIpPermissions")
 
 
 def _code(error: ClientError) -> str:
