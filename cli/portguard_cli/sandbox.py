@@ -358,7 +358,7 @@ def one_year_after(day: date) -> date:
         return day.replace(year=day.year + 1, day=28)
 
 
-# --- Config's events, shaped like the captures in tests/events -----------------------------
+# --- Config's events, in the shapes Config sends (tests/fixtures has examples) ----------------
 
 
 def _config_time(when: datetime) -> str:

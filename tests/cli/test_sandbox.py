@@ -1,6 +1,7 @@
 """The sandbox behind ``make run``: every example group is seeded, the real handler's verdict on
 each is the one its ``why`` promises, change notifications and the sweep agree, the events are
-shaped like Config's captured ones, and the caller's AWS environment is left as it was."""
+shaped like Config's (our fixtures, and the real captures where they are), and the caller's AWS
+environment is left as it was."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import json
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from shared_data import fixture
 
 from portguard import handler
 from portguard_cli import sandbox
@@ -24,7 +26,9 @@ from portguard_cli.sandbox import (
     one_year_after,
 )
 
-EVENTS = Path(__file__).parent.parent / "events"
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SEED = json.loads(SEED_FILE.read_text())
 SEEDED_NAMES = [g["GroupName"] for g in SEED["securityGroups"]]
 
@@ -217,12 +221,20 @@ def test_one_year_after_keeps_the_day_or_ends_february() -> None:
 # --- the events are Config's -------------------------------------------------------------------
 
 
-def _capture(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+@pytest.fixture(params=["fixture", "real"])
+def reference(request: pytest.FixtureRequest) -> Callable[[str, str], dict[str, Any]]:
+    """Loads the event to compare with: ``(our fixture's name, the real capture's name)`` ->
+    ours, or the capture of another project read in place (skipped where it is not)."""
+    if request.param == "fixture":
+        return lambda ours, _: fixture(ours)  # type: ignore[no-any-return]
+    real_events_dir: Path = request.getfixturevalue("real_events_dir")
+    return lambda _, real: json.loads((real_events_dir / real).read_text())  # type: ignore[no-any-return]
 
 
-def test_change_event_has_the_shape_of_the_captured_one(seen: Seen) -> None:
-    captured = _capture("c7n-lambda-event-sg-open-ssh.json")
+def test_change_event_has_the_shape_of_configs(
+    seen: Seen, reference: Callable[[str, str], dict[str, Any]]
+) -> None:
+    captured = reference("config-rule-change-event.json", "c7n-lambda-event-sg-open-ssh.json")
     group = next(g for g in seen.run.groups if g["GroupName"] == "split-cidr-ssh")
     event = sandbox.change_event(
         group, region="us-east-1", account_id="123456789012", parameters={"ipType": "IPv4"}
@@ -256,8 +268,12 @@ def test_change_event_carries_tags_as_configs_map(seen: Seen) -> None:
     ]
 
 
-def test_scheduled_event_has_the_shape_of_the_captured_one() -> None:
-    captured = _capture("powertools-lambda-event-scheduled.json")
+def test_scheduled_event_has_the_shape_of_configs(
+    reference: Callable[[str, str], dict[str, Any]],
+) -> None:
+    captured = reference(
+        "config-rule-scheduled-event.json", "powertools-lambda-event-scheduled.json"
+    )
     event = sandbox.scheduled_event(region="eu-west-1", account_id="1", parameters={})
     assert set(captured) <= set(event)
     assert set(json.loads(event["invokingEvent"])) == set(json.loads(captured["invokingEvent"]))
