@@ -107,9 +107,9 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         try:
             from moto import mock_aws  # noqa: PLC0415 - a development dependency, loaded here
-        except ImportError as error:  # pragma: no cover - moto is in the dev extra
+        except ImportError as error:  # pragma: no cover - moto is in the sandbox extra
             raise SeedError(
-                "the sandbox needs moto: run `make install` (or pip install 'moto[ec2]')"
+                "the sandbox needs moto: run `make run`, or pip install -e '.[sandbox]'"
             ) from error
         self._saved_env = {k: v for k, v in os.environ.items() if _sandbox_owns(k)}
         for key in self._saved_env:
