@@ -71,7 +71,7 @@ PORT_SERVICES: Mapping[int, str] = {
     5601: "Kibana", 8080: "web admin consoles and proxies", 8088: "Hadoop YARN",
     8888: "Jupyter", 9200: "Elasticsearch", 9300: "Elasticsearch",
 }  # fmt: skip
-_WIDTH = 100  # the introduction's lines, wrapped for a terminal
+_WIDTH = 79  # the introduction's lines: they fit an 80-column terminal
 _NO_BREAK = "\u00a0"  # a space _wrap never breaks a line at (textwrap splits at ASCII spaces)
 # The rule's defaults, to say what the sandbox's parameters leave unset.
 _PARAMETER_DEFAULTS = {
@@ -770,8 +770,9 @@ def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
         "\nGo further:\n"
         "  the handler on an event   .venv/bin/portguard invoke --sandbox "
         "examples/events/scheduled.json\n"
-        "  your files, offline       .venv/bin/portguard evaluate groups.json\n"
-        "                            (groups.json: aws ec2 describe-security-groups output)\n"
+        "  files, offline            .venv/bin/portguard evaluate "
+        "examples/describe-security-groups.json\n"
+        "                            (yours: aws ec2 describe-security-groups > sgs.json)\n"
         "  your account, live        .venv/bin/portguard scan --region eu-west-1\n"
         "  close a group's ports     .venv/bin/portguard remediate sg-… --region eu-west-1\n"
         "  deploy the rule           README.md\n"

@@ -356,6 +356,12 @@ def test_make_run_says_first_what_the_rule_flags_and_which_ports(
         line = " ".join(legend[legend.index(f"  {group['GroupName']} ") :].split())
         assert line.startswith(f"{group['GroupName']} {' '.join(group['why'].split())}"), group
     assert "default COMPLIANT: the default group every VPC comes with" in flat
+    # The prose fits an 80-column terminal (the table fits itself to the terminal: see
+    # test_results); only a long command line may run over.
+    prose = [
+        line for line in out.splitlines() if line[:1] not in "┏┃┡│└" and "portguard " not in line
+    ]
+    assert max(len(line) for line in prose) <= 80, max(prose, key=len)
     # The technical details come last, briefly.
     how = out.index("How this ran:")
     assert how > out.index("Go further:") > out.index("Why each group is there") > table
