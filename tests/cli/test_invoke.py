@@ -144,7 +144,7 @@ def test_the_example_change_event(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"invokingEvent": "{not json"}, "invokingEvent is not valid JSON"),
+        ({"invokingEvent": "{not json"}, "invokingEvent cannot be read as JSON: Expecting"),
         (
             {"invokingEvent": json.dumps({"messageType": "SomethingElse"})},
             "messageType 'SomethingElse' is not one portguard handles",
@@ -187,7 +187,7 @@ def test_an_event_that_is_not_an_object_exits_2(
     assert main(["invoke", "--sandbox", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert "the event is not an object: list" in err
+    assert "the event is not a JSON object: it is a JSON list" in err
 
 
 # --- reading the file --------------------------------------------------------------------------

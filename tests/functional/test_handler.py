@@ -610,7 +610,10 @@ def _broken(mutate: Any) -> dict[str, Any]:
     ("event", "message"),
     [
         (_broken(lambda e: e.pop("invokingEvent")), "no invokingEvent"),
-        (_broken(lambda e: e.update(invokingEvent="{not json")), "invokingEvent is not valid JSON"),
+        (
+            _broken(lambda e: e.update(invokingEvent="{not json")),
+            "invokingEvent cannot be read as JSON: Expecting",
+        ),
         (
             _broken(lambda e: e.update(invokingEvent=json.dumps({"messageType": "Bogus"}))),
             "messageType 'Bogus'",
@@ -634,7 +637,7 @@ def _broken(mutate: Any) -> dict[str, Any]:
         ),
         (_broken(lambda e: e.pop("resultToken")), "no resultToken"),
         (_broken(lambda e: e.update(ruleParameters="[1]")), "ruleParameters is not a JSON object"),
-        ("not an event", "the event is not an object"),
+        ("not an event", "the event is not a JSON object: it is a JSON string"),
     ],
     ids=[
         "no-invoking-event",

@@ -84,9 +84,16 @@ def test_bad_rule_parameter_fails_naming_it() -> None:
 @pytest.mark.parametrize(
     ("bad_event", "words"),
     [
-        pytest.param([], "not an object", id="event-a-list"),
+        pytest.param([], "not a JSON object: it is a JSON list", id="event-a-list"),
+        pytest.param(
+            event("[" * 100_000 + "]" * 100_000),
+            "invokingEvent cannot be read as JSON: its lists and objects are nested too deeply",
+            id="nested-too-deeply",
+        ),
         pytest.param({"resultToken": "t"}, "invokingEvent", id="no-invoking-event"),
-        pytest.param(event("{not json"), "invokingEvent is not valid JSON", id="invalid-json"),
+        pytest.param(
+            event("{not json"), "invokingEvent cannot be read as JSON: Expecting", id="invalid-json"
+        ),
         pytest.param(event("[1, 2]"), "invokingEvent is not a JSON object", id="json-list"),
         pytest.param(
             event({"messageType": "FooNotification"}), "FooNotification", id="unknown-message-type"
@@ -121,7 +128,7 @@ def test_bad_rule_parameter_fails_naming_it() -> None:
         ),
         pytest.param(
             event(rule_parameters="{not json"),
-            "ruleParameters is not valid JSON",
+            "ruleParameters cannot be read as JSON: Expecting",
             id="rule-parameters-invalid-json",
         ),
         pytest.param(
