@@ -1,28 +1,44 @@
 # portguard: every target installs what it needs first, so a fresh clone works with `make run`
-# or `make test` and nothing else. `make install` is idempotent: it reinstalls only when
-# pyproject.toml or package-lock.json changed.
+# or `make test` and nothing else. Installs are idempotent: they run again only when
+# pyproject.toml or package-lock.json changed, or when .venv had to be made again.
+#
+# `make run` installs only what the sandbox needs (the package and its `sandbox` extra: boto3,
+# Powertools, rich, moto); `make test` and the other targets add the `dev` extra (the CDK, the
+# linters, the test tools) and the CDK CLI.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 CDK    := node_modules/.bin/cdk
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install run test lint typecheck unit bench synth deploy destroy clean
+.PHONY: install run test lint typecheck unit bench synth deploy destroy clean FORCE
 
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# Checked before every install (scripts/ensure-venv.sh): a .venv that is missing, made by a
+# Python older than 3.11 or whose interpreter no longer runs is made again with a suitable one
+# (PYTHON, else python3.13/3.12/3.11), which makes the markers below out of date; when there is
+# none, it stops and says what to run.
+$(VENV)/pyvenv.cfg: FORCE
+	@PYTHON='$(PYTHON)' GOAL='$(or $(MAKECMDGOALS),install)' sh scripts/ensure-venv.sh $(VENV)
+
+$(VENV)/.sandbox-installed: pyproject.toml $(VENV)/pyvenv.cfg
+	$(PIP) --upgrade pip
+	$(PIP) -e '.[sandbox]'
 	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/pyvenv.cfg
+	$(PIP) --upgrade pip
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.sandbox-installed  # dev includes the sandbox extra
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: $(VENV)/.installed  # the sandbox needs only Python, not the CDK CLI
+run: $(VENV)/.sandbox-installed  # the sandbox needs neither the CDK nor the test tools
 	$(PY) -m portguard_cli.sandbox
 
 lint: install
@@ -51,3 +67,5 @@ destroy: install
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
+
+FORCE:

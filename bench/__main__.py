@@ -39,9 +39,14 @@ _ENV = {
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    from bench.corpus import DEFAULT_EVENTS
+    # The tests' rule for the shared captures (python -m bench runs from the repository root).
+    from tests.shared_data import SharedDataError, real_events
 
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    try:
+        default_events = real_events().path
+    except SharedDataError as error:
+        parser.error(str(error))
     parser.add_argument(
         "--quick", action="store_true", help="smaller corpus, 500 groups, fewer repeats"
     )
@@ -65,8 +70,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--events",
         type=Path,
-        default=DEFAULT_EVENTS,
-        help=f"folder of the real events (default {DEFAULT_EVENTS})",
+        default=default_events,
+        help="folder of the real events, read in place (default $PORTGUARD_REAL_EVENTS, else "
+        f"../shared/real-events: {default_events})",
     )
     return parser.parse_args(argv)
 
@@ -132,7 +138,10 @@ def main(argv: list[str]) -> int:
     )
     print(f"portguard at {_revision()}; real events from {args.events}")
     if not args.events.is_dir():
-        print(f"note: {args.events} not found: the corpus has generated items only")
+        print(
+            f"note: {args.events} not found: the corpus has generated items only (set "
+            "PORTGUARD_REAL_EVENTS or --events to the folder of real events)"
+        )
     verdicts: list[tuple[str, str, str]] = []
     crashed = []
     for name in selected:

@@ -1,21 +1,23 @@
 """The benchmark's inputs: real Config events, generated variants of them, the worst group.
 
-Real items come from ``/work/shared/real-events`` (``--events``; where that folder does not exist,
-the repository's byte-identical copies in ``tests/events``); generated ones copy the shape
-of the real ones (Config item v1.3 envelope, ``ipv4Ranges`` repeated in the legacy ``ipRanges``,
-egress, relationships, tags) with a fixed seed, so every run decides the same items.
+Real items are read in place from the shared folder of captures other projects made
+(``--events``; by default ``$PORTGUARD_REAL_EVENTS``, else ``../shared/real-events`` beside the
+repository, found by ``tests/shared_data.py`` as the tests find it); where it is not there, the
+corpus has generated items only. The project does not redistribute those captures. Generated
+ones copy the shape of the real ones (Config item v1.3 envelope, ``ipv4Ranges`` repeated in the
+legacy ``ipRanges``, egress, relationships, tags) with a fixed seed, so every run decides the same
+items.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SHARED_EVENTS = Path("/work/shared/real-events")
-REPO_EVENTS = Path(__file__).resolve().parent.parent / "tests" / "events"
-DEFAULT_EVENTS = SHARED_EVENTS if SHARED_EVENTS.is_dir() else REPO_EVENTS
+if TYPE_CHECKING:
+    from pathlib import Path
+
 SEED = 20261121
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import sys
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,19 +35,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 from portguard.errors import InvalidParameterError
 from portguard.events import TEST_MODE_TOKEN, MessageType
 from portguard.model import SECURITY_GROUP_TYPE, Compliance
-from portguard.parameters import DEFAULT_BLOCKED_PORTS, parse_rule_parameters
+from portguard.parameters import DEFAULT_BLOCKED_PORTS, parse_ports, parse_rule_parameters
 from portguard_cli.invoke import HandlerRun, run_handler
-from portguard_cli.results import Result, write_table
+from portguard_cli.results import Result, ordered, write_table
 from portguard_cli.runner import run_guarded
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
     from types import TracebackType
 
     import boto3
     from mypy_boto3_config import ConfigServiceClient
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ec2.type_defs import AddPrefixListEntryTypeDef
+
+    from portguard.parameters import RuleParameters
+    from portguard.ports import PortRange, PortSet
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SEED_FILE = REPOSITORY / "examples" / "sandbox.json"
@@ -56,6 +60,18 @@ SANDBOX_RULE_NAME = "portguard"
 # What the sandbox's environment holds instead of the caller's AWS_* variables.
 _FAKE_KEY = "sandbox"
 _PLACEHOLDER = re.compile(r"\{([a-z-]+)(?::([^{}]+))?\}")
+# What commonly listens on each port of the presets, for the introduction of `make run`.
+PORT_SERVICES: Mapping[int, str] = {
+    20: "FTP", 21: "FTP", 22: "SSH", 23: "Telnet", 25: "SMTP mail", 110: "POP3 mail",
+    135: "Windows RPC", 143: "IMAP mail", 445: "Windows file sharing (SMB)",
+    1433: "SQL Server", 1434: "SQL Server", 3000: "dev web servers and Grafana",
+    3306: "MySQL", 3389: "Windows remote desktop (RDP)", 4333: "mSQL",
+    5000: "dev web servers and Docker registries", 5432: "PostgreSQL", 5500: "VNC",
+    5601: "Kibana", 8080: "web admin consoles and proxies", 8088: "Hadoop YARN",
+    8888: "Jupyter", 9200: "Elasticsearch", 9300: "Elasticsearch",
+}  # fmt: skip
+_WIDTH = 79  # the introduction's lines: they fit an 80-column terminal
+_NO_BREAK = "\u00a0"  # a space _wrap never breaks a line at (textwrap splits at ASCII spaces)
 # The rule's defaults, to say what the sandbox's parameters leave unset.
 _PARAMETER_DEFAULTS = {
     "blockedPorts": f"{DEFAULT_BLOCKED_PORTS} (Security Hub EC2.19's 24 ports)",
@@ -107,9 +123,9 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         try:
             from moto import mock_aws  # noqa: PLC0415 - a development dependency, loaded here
-        except ImportError as error:  # pragma: no cover - moto is in the dev extra
+        except ImportError as error:  # pragma: no cover - moto is in the sandbox extra
             raise SeedError(
-                "the sandbox needs moto: run `make install` (or pip install 'moto[ec2]')"
+                "the sandbox needs moto: run `make run`, or pip install -e '.[sandbox]'"
             ) from error
         self._saved_env = {k: v for k, v in os.environ.items() if _sandbox_owns(k)}
         for key in self._saved_env:
@@ -358,7 +374,7 @@ def one_year_after(day: date) -> date:
         return day.replace(year=day.year + 1, day=28)
 
 
-# --- Config's events, shaped like the captures in tests/events -----------------------------
+# --- Config's events, in the shapes Config sends (tests/fixtures has examples) ----------------
 
 
 def _config_time(when: datetime) -> str:
@@ -575,7 +591,7 @@ def evaluate_sandbox(sandbox: Sandbox, *, log_stream: IO[str]) -> SandboxRun:
 def describe_parameters(parameters: Mapping[str, str]) -> str:
     given = ", ".join(f"{k}={v}" for k, v in parameters.items()) or "none"
     defaults = ", ".join(f"{k}={v}" for k, v in _PARAMETER_DEFAULTS.items() if k not in parameters)
-    return f"{given};\n  defaults for the rest: {defaults}" if defaults else given
+    return f"{given}; defaults for the rest: {defaults}" if defaults else given
 
 
 def _relative(path: Path) -> str:
@@ -583,6 +599,91 @@ def _relative(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def describe_ports(ports: PortSet) -> str:
+    """The ports for people, each named by what commonly listens there, ports of one service
+    together: ``20-21 FTP, 22 SSH, …, 9200 and 9300 Elasticsearch``; a wide range as it is.
+
+    >>> text = describe_ports(PortSet([(20, 22), (3389, 3389), (9200, 9200), (9300, 9300)]))
+    >>> text.replace(_NO_BREAK, " ")
+    '20-21 FTP, 22 SSH, 3389 Windows remote desktop (RDP), 9200 and 9300 Elasticsearch'
+    """
+    wide: list[PortRange] = []  # 8000-8100, 0-65535: no single service to name
+    by_service: dict[str | None, list[PortRange]] = {}
+    for low, high in ports.ranges:
+        if high - low >= 64:
+            wide.append((low, high))
+            continue
+        for port in range(low, high + 1):
+            runs = by_service.setdefault(PORT_SERVICES.get(port), [])
+            if runs and runs[-1][1] == port - 1:
+                runs[-1] = (runs[-1][0], port)
+            else:
+                runs.append((port, port))
+    items = [(run[0], _numbers([run])) for run in wide + by_service.pop(None, [])]
+    items += [(runs[0][0], f"{_numbers(runs)} {name}") for name, runs in by_service.items()]
+    # No line break inside an item: a port stays beside its name.
+    return ", ".join(text.replace(" ", _NO_BREAK) for _, text in sorted(items))
+
+
+def _numbers(runs: Sequence[PortRange]) -> str:
+    """``20-21``, ``9200 and 9300``, ``1, 3 and 5``."""
+    numbers = [str(low) if low == high else f"{low}-{high}" for low, high in runs]
+    return ", ".join([*numbers[:-2], " and ".join(numbers[-2:])])
+
+
+def introduction(parameters: RuleParameters, raw: Mapping[str, str]) -> str:
+    """What the rule flags and which ports, in plain words: the first thing `make run` says."""
+    spaces = " or ".join("0.0.0.0/0" if family == 4 else "::/0" for family in parameters.families)
+    protocols = " or ".join(p.upper() for p in parameters.protocols)
+    blocked = parameters.blocked_ports
+    if blocked == parse_ports(DEFAULT_BLOCKED_PORTS):
+        which = "Security Hub EC2.19's 24 (portguard's default, fsbp)"
+    else:
+        which = f"{len(blocked)} (blockedPorts={raw.get('blockedPorts', '')})"
+    flags = (
+        "What it flags: a security group that lets the whole internet reach SSH, RDP, a database "
+        f"or an admin console, that is, a blocked port open over {protocols} to every address "
+        f"({spaces}, or sources that add up to it). Such a group is NON_COMPLIANT and its "
+        "annotation says which ports and from where; every other group is COMPLIANT."
+    )
+    return (
+        "portguard, an AWS Config rule, on a sandbox account\n\n"
+        + _wrap(flags)
+        + f"\n\nThe blocked ports here are {which}:\n"
+        + _wrap(describe_ports(blocked), indent="  ")
+        + "\n"
+    )
+
+
+def why_each_group(rows: Sequence[Result], groups: Sequence[SeededGroup]) -> str:
+    """One line per group, in the table's order: the seed file's ``why`` of each."""
+    why = {group.group_id: group.why for group in groups}
+    width = max((len(r.group_name or r.group_id) for r in rows), default=0) + 2
+    lines = []
+    for row in ordered(rows):
+        reason = why.get(row.group_id) or (
+            f"{row.compliance.value}: the default group every VPC comes with (not in the seed "
+            "file): no port open to the internet."
+            if row.group_name == "default"
+            else f"{row.compliance.value}: not in the seed file."
+        )
+        name = (row.group_name or row.group_id).ljust(width)
+        lines.append(_wrap(reason, indent="  " + name, hanging=" " * (width + 2)))
+    return "\n".join(lines)
+
+
+def _wrap(text: str, *, indent: str = "", hanging: str | None = None) -> str:
+    """``text`` in lines of at most _WIDTH, broken at spaces only (not at _NO_BREAK)."""
+    return textwrap.fill(
+        text,
+        width=_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent if hanging is None else hanging,
+        break_on_hyphens=False,
+        break_long_words=False,
+    ).replace(_NO_BREAK, " ")
 
 
 DEMO_GROUP = "split-cidr-ssh"
@@ -630,7 +731,7 @@ def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
     try:
         with Sandbox(seed_file) as sandbox:
             run = evaluate_sandbox(sandbox, log_stream=logs)
-            seeded = len(sandbox.groups)
+            groups, seeded = sandbox.groups, len(sandbox.groups)
             region, parameters, seed = sandbox.region, sandbox.parameters, sandbox.seed_file
             remediation = demonstrate_remediation(sandbox)
     except SeedError as error:
@@ -640,46 +741,55 @@ def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
         print(f"portguard sandbox: the handler failed: {failure}", file=sys.stderr)
 
     others = len(run.groups) - seeded
-    default = "\n(and the VPC's default group, which AWS creates with every VPC)" if others else ""
+    default = " and the VPC's default group, which AWS makes with every VPC" if others else ""
     write = out.write
+    write(introduction(parse_rule_parameters(parameters), parameters))
     write(
-        "portguard: the AWS Config rule, run on a sandbox account\n\n"
-        "No AWS account and no network: the account is embedded (moto, in process, region "
-        f"{region}),\nseeded from {_relative(seed)} with {seeded} security groups{default}.\n"
-        "The rule's real Lambda handler (portguard.handler.lambda_handler) was invoked as AWS\n"
-        "Config invokes it: a ConfigurationItemChangeNotification for each group, then one\n"
-        "ScheduledNotification, the periodic sweep of every group. It sent its evaluations to\n"
-        "the sandbox's PutEvaluations in test mode (result token TESTMODE).\n"
-        f"Rule parameters: {describe_parameters(parameters)}.\n\n"
-        "What AWS Config would show for each group:\n"
+        "\n"
+        + _wrap(
+            "The sandbox: an AWS account inside this process, with no AWS account of yours and "
+            f"no network, holding the {seeded} security groups of {_relative(seed)}, each there "
+            f"to show one case,{default}. What AWS Config would show for each group:"
+        )
+        + "\n"
     )
     out.flush()
-    write_table(run.results(), out)
+    rows = run.results()
+    write_table(rows, out)
     disagree = run.disagreements()
-    lines = sum(1 for line in logs.getvalue().splitlines() if line.startswith("{"))
     if disagree:
         write(
             f"\nThe change notifications and the sweep DISAGREE on {', '.join(disagree)}: "
             "a bug, please report it.\n"
         )
-    else:
-        write(
-            f"\nThe change notifications and the sweep agree on all {len(run.groups)} groups: "
-            f"{run.invocations} invocations,\n{run.put_evaluations_calls} PutEvaluations calls, "
-            f"{lines} structured log lines and EMF metrics (not shown).\n"
-        )
+    write(f"\nWhy each group is there ({_relative(seed)}):\n{why_each_group(rows, groups)}\n")
     if remediation:
         write("\n" + "\n".join(remediation) + "\n")
     write(
         "\nGo further:\n"
-        "  why each group is there   examples/sandbox.json\n"
         "  the handler on an event   .venv/bin/portguard invoke --sandbox "
         "examples/events/scheduled.json\n"
-        "  your files, offline       .venv/bin/portguard evaluate groups.json\n"
-        "                            (groups.json: aws ec2 describe-security-groups output)\n"
+        "  files, offline            .venv/bin/portguard evaluate "
+        "examples/describe-security-groups.json\n"
+        "                            (yours: aws ec2 describe-security-groups > sgs.json)\n"
         "  your account, live        .venv/bin/portguard scan --region eu-west-1\n"
         "  close a group's ports     .venv/bin/portguard remediate sg-… --region eu-west-1\n"
         "  deploy the rule           README.md\n"
+    )
+    lines = sum(1 for line in logs.getvalue().splitlines() if line.startswith("{"))
+    agreed = "" if disagree else f" The two agree on all {len(run.groups)} groups."
+    write(
+        "\n"
+        + _wrap(
+            "How this ran: the rule's real Lambda handler (portguard.handler.lambda_handler) got "
+            "what AWS Config sends, a ConfigurationItemChangeNotification per group, then one "
+            "ScheduledNotification (the periodic sweep), and posted to the sandbox's "
+            f"PutEvaluations in test mode (result token TESTMODE): {run.invocations} "
+            f"invocations, {run.put_evaluations_calls} PutEvaluations calls, {lines} structured "
+            f"log lines and EMF metrics (not shown).{agreed} The sandbox is moto, in region "
+            f"{region}. Rule parameters: {describe_parameters(parameters)}."
+        )
+        + "\n"
     )
     return 1 if disagree or run.errors else 0
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from portguard.errors import InvalidEventError
 from portguard.parameters import RuleParameters, parse_rule_parameters
-from portguard.reader import is_object
+from portguard.reader import is_object, json_error_reason, json_kind
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -60,7 +60,7 @@ def parse_event(event: object) -> Invocation:
     """Validate a Config rule event. Raises :class:`InvalidEventError` or
     :class:`~portguard.errors.InvalidParameterError` naming what is wrong."""
     if not is_object(event):
-        raise InvalidEventError(f"the event is not an object: {type(event).__name__}")
+        raise InvalidEventError(f"the event is not a JSON object: it is {json_kind(event)}")
     invoking = _json_object(event, "invokingEvent", required=True)
     raw_type = invoking.get("messageType")
     message_type = _MESSAGE_TYPES.get(raw_type) if type(raw_type) is str else None
@@ -109,10 +109,11 @@ def _json_object(event: Mapping[str, Any], key: str, *, required: bool) -> Mappi
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError as exc:
-            raise InvalidEventError(f"{key} is not valid JSON: {exc}") from exc
+        except (ValueError, RecursionError) as exc:
+            reason = json_error_reason(exc)
+            raise InvalidEventError(f"{key} cannot be read as JSON: {reason}") from exc
     if not is_object(raw):
-        raise InvalidEventError(f"{key} is not a JSON object: {type(raw).__name__}")
+        raise InvalidEventError(f"{key} is not a JSON object: it is {json_kind(raw)}")
     return raw
 
 

@@ -16,27 +16,28 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+from shared_data import FIXTURES
 
 from portguard import handler
 from portguard_cli.main import main
 
-EVENTS = Path(__file__).parent.parent / "events"
+CHANGE_EVENT = FIXTURES / "config-rule-change-event.json"
 EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 SEED = json.loads((EXAMPLES / "sandbox.json").read_text())
 SANDBOX_GROUPS = len(SEED["securityGroups"]) + 1  # and the VPC's default group
 
 OPEN_SSH = {
     "ComplianceResourceType": "AWS::EC2::SecurityGroup",
-    "ComplianceResourceId": "sg-e2fb6999",
+    "ComplianceResourceId": "sg-0b7e4f1a2c3d5e6f7",
     "ComplianceType": "NON_COMPLIANT",
-    "OrderingTimestamp": "2017-11-27T14:26:11.300000+00:00",
+    "OrderingTimestamp": "2025-03-14T09:26:53.512000+00:00",
     "Annotation": "Open to the internet from 0.0.0.0/0: tcp/22",
 }
 
 
 def event_file(tmp_path: Path, name: str, **changes: Any) -> Path:
-    """A temporary copy of a captured event (tests/events), with ``changes`` applied."""
-    event = json.loads((EVENTS / name).read_text())
+    """A temporary copy of an event of tests/fixtures, with ``changes`` applied."""
+    event = json.loads((FIXTURES / name).read_text())
     event.update(changes)
     path = tmp_path / name
     path.write_text(json.dumps(event))
@@ -57,7 +58,7 @@ def log_lines(err: str) -> list[dict[str, Any]]:
 def test_change_event_prints_the_evaluation_posted_as_pure_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = event_file(tmp_path, "c7n-lambda-event-sg-open-ssh.json", resultToken="TESTMODE")
+    path = event_file(tmp_path, CHANGE_EVENT.name, resultToken="TESTMODE")
     before = aws_environment()
     rule, stream = handler.rule, handler.logger.registered_handler.stream  # type: ignore[attr-defined]
 
@@ -81,7 +82,7 @@ def test_change_event_prints_the_evaluation_posted_as_pure_json(
     assert any(
         x.get("message") == "security group open to the internet"
         and x.get("function_name") == "portguard"
-        and x.get("resource_id") == "sg-e2fb6999"
+        and x.get("resource_id") == "sg-0b7e4f1a2c3d5e6f7"
         for x in lines
     )
     assert any("_aws" in x and x.get("NonCompliantEvaluations") == [1.0] for x in lines)
@@ -94,7 +95,7 @@ def test_change_event_prints_the_evaluation_posted_as_pure_json(
 def test_a_live_result_token_is_replaced_by_testmode_in_the_sandbox(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["invoke", "--sandbox", str(EVENTS / "c7n-lambda-event-sg-open-ssh.json")]) == 0
+    assert main(["invoke", "--sandbox", str(CHANGE_EVENT)]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["evaluations"] == [OPEN_SSH]
     assert "resultToken replaced by TESTMODE" in err
@@ -105,7 +106,7 @@ def test_scheduled_event_sweeps_every_sandbox_group(
 ) -> None:
     path = event_file(
         tmp_path,
-        "powertools-lambda-event-scheduled.json",
+        "config-rule-scheduled-event.json",
         resultToken="TESTMODE",
         ruleParameters=json.dumps(SEED["ruleParameters"]),
     )
@@ -114,7 +115,7 @@ def test_scheduled_event_sweeps_every_sandbox_group(
     evaluations = document["evaluations"]
     assert len(evaluations) == SANDBOX_GROUPS
     assert len({e["ComplianceResourceId"] for e in evaluations}) == SANDBOX_GROUPS
-    assert {e["OrderingTimestamp"] for e in evaluations} == {"2023-04-27T13:26:17.741000+00:00"}
+    assert {e["OrderingTimestamp"] for e in evaluations} == {"2025-03-15T00:12:45.307000+00:00"}
     assert sum(e["ComplianceType"] == "NON_COMPLIANT" for e in evaluations) == 7
     assert document["summary"]["evaluations"] == SANDBOX_GROUPS
     assert document["summary"]["messageType"] == "ScheduledNotification"
@@ -143,7 +144,7 @@ def test_the_example_change_event(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"invokingEvent": "{not json"}, "invokingEvent is not valid JSON"),
+        ({"invokingEvent": "{not json"}, "invokingEvent cannot be read as JSON: Expecting"),
         (
             {"invokingEvent": json.dumps({"messageType": "SomethingElse"})},
             "messageType 'SomethingElse' is not one portguard handles",
@@ -159,9 +160,7 @@ def test_the_example_change_event(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_malformed_event_or_bad_parameters_exit_2_with_nothing_on_stdout(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], changes: dict[str, str], message: str
 ) -> None:
-    path = event_file(
-        tmp_path, "c7n-lambda-event-sg-open-ssh.json", resultToken="TESTMODE", **changes
-    )
+    path = event_file(tmp_path, CHANGE_EVENT.name, resultToken="TESTMODE", **changes)
     assert main(["invoke", "--sandbox", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -169,12 +168,12 @@ def test_a_malformed_event_or_bad_parameters_exit_2_with_nothing_on_stdout(
     assert message in err.splitlines()[-1]
 
 
-def test_the_captured_scheduled_event_has_another_rules_parameters(
-    capsys: pytest.CaptureFixture[str],
+def test_a_real_scheduled_event_with_another_rules_parameters(
+    real_events_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(["invoke", "--sandbox", str(EVENTS / "powertools-lambda-event-scheduled.json")]) == 2
-    )
+    # Captured by another project, read in place: it carries that rule's {"test": "x"}.
+    event = real_events_dir / "powertools-lambda-event-scheduled.json"
+    assert main(["invoke", "--sandbox", str(event)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert "the handler failed: invalid rule parameter test='x'" in err
@@ -188,7 +187,7 @@ def test_an_event_that_is_not_an_object_exits_2(
     assert main(["invoke", "--sandbox", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert "the event is not an object: list" in err
+    assert "the event is not a JSON object: it is a JSON list" in err
 
 
 # --- reading the file --------------------------------------------------------------------------
@@ -216,7 +215,7 @@ def test_a_file_that_is_not_json_exits_2_naming_it(
 
 
 def test_profile_and_sandbox_do_not_mix(capsys: pytest.CaptureFixture[str]) -> None:
-    event = str(EVENTS / "c7n-lambda-event-sg-open-ssh.json")
+    event = str(CHANGE_EVENT)
     assert main(["invoke", "--sandbox", "--profile", "prod", event]) == 2
     assert "--profile with --sandbox" in capsys.readouterr().err
 
@@ -245,7 +244,7 @@ def account(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 def test_with_credentials_in_test_mode(
     account: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = event_file(tmp_path, "c7n-lambda-event-sg-open-ssh.json", resultToken="TESTMODE")
+    path = event_file(tmp_path, CHANGE_EVENT.name, resultToken="TESTMODE")
     assert main(["invoke", "--region", "eu-west-1", str(path)]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["evaluations"] == [OPEN_SSH]
@@ -256,7 +255,7 @@ def test_with_credentials_in_test_mode(
 def test_with_a_profile_its_region_is_used(
     account: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = event_file(tmp_path, "c7n-lambda-event-sg-open-ssh.json", resultToken="TESTMODE")
+    path = event_file(tmp_path, CHANGE_EVENT.name, resultToken="TESTMODE")
     assert main(["invoke", "--profile", "audit", str(path)]) == 0
     assert "calling AWS in eu-west-1" in capsys.readouterr().err
 
@@ -266,7 +265,7 @@ def test_with_a_live_token_it_warns_that_it_really_posts(
 ) -> None:
     # moto's Config takes PutEvaluations in test mode only, so the call fails here: what was
     # sent is still shown, as the clue, with the error.
-    event = str(EVENTS / "c7n-lambda-event-sg-open-ssh.json")
+    event = str(CHANGE_EVENT)
     assert main(["invoke", "--region", "eu-west-1", event]) == 2
     out, err = capsys.readouterr()
     assert "this POSTS the evaluations to AWS Config for real" in err
@@ -277,7 +276,7 @@ def test_with_a_live_token_it_warns_that_it_really_posts(
 
 
 def test_no_region_is_a_usage_error(account: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    event = str(EVENTS / "c7n-lambda-event-sg-open-ssh.json")
+    event = str(CHANGE_EVENT)
     assert main(["invoke", event]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -287,7 +286,7 @@ def test_no_region_is_a_usage_error(account: Any, capsys: pytest.CaptureFixture[
 def test_an_unknown_profile_is_a_usage_error(
     account: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    event = str(EVENTS / "c7n-lambda-event-sg-open-ssh.json")
+    event = str(CHANGE_EVENT)
     assert main(["invoke", "--profile", "nobody", event]) == 2
     assert "nobody" in capsys.readouterr().err
 
@@ -324,7 +323,7 @@ def test_an_event_file_in_utf16_runs_as_evaluate_reads_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """One reader for every command: PowerShell's redirections (UTF-16 with a BOM) parse."""
-    path = event_file(tmp_path, "c7n-lambda-event-sg-open-ssh.json", resultToken="TESTMODE")
+    path = event_file(tmp_path, CHANGE_EVENT.name, resultToken="TESTMODE")
     path.write_text(path.read_text(), encoding="utf-16")
     assert main(["invoke", "--sandbox", str(path)]) == 0
     assert json.loads(capsys.readouterr().out)["evaluations"] == [OPEN_SSH]

@@ -1,19 +1,23 @@
 """The sandbox behind ``make run``: every example group is seeded, the real handler's verdict on
 each is the one its ``why`` promises, change notifications and the sweep agree, the events are
-shaped like Config's captured ones, and the caller's AWS environment is left as it was."""
+shaped like Config's (our fixtures, and the real captures where they are), and the caller's AWS
+environment is left as it was."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from shared_data import fixture
 
 from portguard import handler
+from portguard.parameters import FSBP_PORTS, PRESETS, parse_ports, parse_rule_parameters
 from portguard_cli import sandbox
 from portguard_cli.sandbox import (
     SEED_FILE,
@@ -24,7 +28,9 @@ from portguard_cli.sandbox import (
     one_year_after,
 )
 
-EVENTS = Path(__file__).parent.parent / "events"
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 SEED = json.loads(SEED_FILE.read_text())
 SEEDED_NAMES = [g["GroupName"] for g in SEED["securityGroups"]]
 
@@ -217,12 +223,20 @@ def test_one_year_after_keeps_the_day_or_ends_february() -> None:
 # --- the events are Config's -------------------------------------------------------------------
 
 
-def _capture(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+@pytest.fixture(params=["fixture", "real"])
+def reference(request: pytest.FixtureRequest) -> Callable[[str, str], dict[str, Any]]:
+    """Loads the event to compare with: ``(our fixture's name, the real capture's name)`` ->
+    ours, or the capture of another project read in place (skipped where it is not)."""
+    if request.param == "fixture":
+        return lambda ours, _: fixture(ours)  # type: ignore[no-any-return]
+    real_events_dir: Path = request.getfixturevalue("real_events_dir")
+    return lambda _, real: json.loads((real_events_dir / real).read_text())  # type: ignore[no-any-return]
 
 
-def test_change_event_has_the_shape_of_the_captured_one(seen: Seen) -> None:
-    captured = _capture("c7n-lambda-event-sg-open-ssh.json")
+def test_change_event_has_the_shape_of_configs(
+    seen: Seen, reference: Callable[[str, str], dict[str, Any]]
+) -> None:
+    captured = reference("config-rule-change-event.json", "c7n-lambda-event-sg-open-ssh.json")
     group = next(g for g in seen.run.groups if g["GroupName"] == "split-cidr-ssh")
     event = sandbox.change_event(
         group, region="us-east-1", account_id="123456789012", parameters={"ipType": "IPv4"}
@@ -256,8 +270,12 @@ def test_change_event_carries_tags_as_configs_map(seen: Seen) -> None:
     ]
 
 
-def test_scheduled_event_has_the_shape_of_the_captured_one() -> None:
-    captured = _capture("powertools-lambda-event-scheduled.json")
+def test_scheduled_event_has_the_shape_of_configs(
+    reference: Callable[[str, str], dict[str, Any]],
+) -> None:
+    captured = reference(
+        "config-rule-scheduled-event.json", "powertools-lambda-event-scheduled.json"
+    )
     event = sandbox.scheduled_event(region="eu-west-1", account_id="1", parameters={})
     assert set(captured) <= set(event)
     assert set(json.loads(event["invokingEvent"])) == set(json.loads(captured["invokingEvent"]))
@@ -285,7 +303,7 @@ def test_make_run_prints_a_row_per_group_and_exits_0(capsys: pytest.CaptureFixtu
 
     out, err = capsys.readouterr()
     assert err == ""
-    assert "No AWS account" in out
+    assert "no AWS account of yours" in out
     assert "exemptTagKey=portguard:exempt" in out
     for name in [*SEEDED_NAMES, "default"]:
         assert name in out
@@ -308,6 +326,77 @@ def test_make_run_prints_a_row_per_group_and_exits_0(capsys: pytest.CaptureFixtu
     assert not any(line.startswith("{") for line in out.splitlines())  # no log line, no EMF
     assert aws_environment() == before
     assert handler.logger.registered_handler.stream is log_stream  # type: ignore[attr-defined]
+
+
+def test_make_run_says_first_what_the_rule_flags_and_which_ports(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert sandbox.main() == 0
+    out = capsys.readouterr().out
+    flat = " ".join(out.split())  # as read, whatever the line breaks
+    table = out.index("What AWS Config would show for each group:\n")  # the table follows
+    intro, legend = out[:table], out[out.index("Why each group is there") :]
+    # What the rule flags, in plain words, before anything technical.
+    assert intro.startswith("portguard, an AWS Config rule, on a sandbox account\n")
+    assert "lets the whole internet reach SSH, RDP, a database or an admin console" in " ".join(
+        intro.split()
+    )
+    for technical in ("TESTMODE", "EMF", "lambda_handler", "moto", "Notification"):
+        assert technical not in intro, technical
+    # Every blocked port, named, in the introduction.
+    ports = " ".join(intro[intro.index("The blocked ports here are") :].split())
+    assert ports.startswith("The blocked ports here are Security Hub EC2.19's 24")
+    for port in FSBP_PORTS:
+        assert re.search(rf"\b{port}\b", ports), port
+    for named in ("22 SSH", "3306 MySQL", "3389 Windows remote desktop (RDP)", "5432 PostgreSQL",
+                  "1433-1434 SQL Server", "9200 and 9300 Elasticsearch"):  # fmt: skip
+        assert named in ports, named
+    # Each group's why from the seed file, under the table, beside its name.
+    for group in SEED["securityGroups"]:
+        line = " ".join(legend[legend.index(f"  {group['GroupName']} ") :].split())
+        assert line.startswith(f"{group['GroupName']} {' '.join(group['why'].split())}"), group
+    assert "default COMPLIANT: the default group every VPC comes with" in flat
+    # The prose fits an 80-column terminal (the table fits itself to the terminal: see
+    # test_results); only a long command line may run over.
+    prose = [
+        line for line in out.splitlines() if line[:1] not in "┏┃┡│└" and "portguard " not in line
+    ]
+    assert max(len(line) for line in prose) <= 80, max(prose, key=len)
+    # The technical details come last, briefly.
+    how = out.index("How this ran:")
+    assert how > out.index("Go further:") > out.index("Why each group is there") > table
+    assert "result token TESTMODE" in " ".join(out[how:].split())
+    assert "EMF" in out[how:]
+    legend = legend[: legend.index("\n\n")]
+    assert all(len(line) <= 100 for line in [*intro.splitlines(), *legend.splitlines()])
+
+
+@pytest.mark.parametrize(
+    ("ports", "text"),
+    [
+        ("cis", "22 SSH, 3389 Windows remote desktop (RDP)"),
+        ("20-22,3389", "20-21 FTP, 22 SSH, 3389 Windows remote desktop (RDP)"),
+        ("9200,9300,10000", "9200 and 9300 Elasticsearch, 10000"),
+        ("8000-8100,22", "22 SSH, 8000-8100"),
+        ("7000-7002", "7000-7002"),
+        ("0-65535", "0-65535"),
+    ],
+)
+def test_describe_ports_names_each_known_service(ports: str, text: str) -> None:
+    described = sandbox.describe_ports(parse_ports(ports)).replace("\u00a0", " ")
+    assert described == text
+
+
+def test_every_preset_port_has_a_service_name() -> None:
+    for preset in PRESETS.values():
+        assert set(preset) <= set(sandbox.PORT_SERVICES)
+
+
+def test_the_introduction_follows_the_seed_files_parameters() -> None:
+    raw = {"blockedPorts": "cis", "protocolType": "TCP", "ipType": "IPv6"}
+    text = " ".join(sandbox.introduction(parse_rule_parameters(raw), raw).split())
+    assert "open over TCP to every address (::/0, or sources that add up to it)" in text
+    assert "The blocked ports here are 2 (blockedPorts=cis): 22 SSH, 3389 Windows" in text
 
 
 def test_make_run_reports_a_bad_seed_file(

@@ -22,11 +22,11 @@ from botocore.exceptions import (
 )
 from botocore.stub import Stubber
 from moto import mock_aws
+from shared_data import fixture
 
 from portguard_cli import scan
 from portguard_cli.main import main
 
-EVENTS = Path(__file__).parent.parent / "events"
 WORLD4 = [{"CidrIp": "0.0.0.0/0"}]
 WORLD6 = [{"CidrIpv6": "::/0"}]
 SSH_ANNOTATION = "Open to the internet from 0.0.0.0/0: tcp/22"
@@ -581,7 +581,7 @@ def test_verdicts_equal_the_handlers(aws: None, capsys: pytest.CaptureFixture[st
         create_group("us-east-1", name, permissions)
 
     config = FakeConfig()
-    event = json.loads((EVENTS / "powertools-lambda-event-scheduled.json").read_text())
+    event = fixture("config-rule-scheduled-event.json")
     event["ruleParameters"] = "{}"
     PortguardRule(config_client=config, ec2_client=client).handle(event)  # type: ignore[arg-type]
     capsys.readouterr()  # the handler's log lines

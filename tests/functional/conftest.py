@@ -6,18 +6,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from shared_data import as_boto3_history, fixture
 
 from portguard.handler import CLIENT_CONFIG
 
-EVENTS = Path(__file__).parent.parent / "events"
 REGION = "us-east-1"
+CHANGE_EVENT = "config-rule-change-event.json"
+OPEN_SSH_GROUP = "sg-0b7e4f1a2c3d5e6f7"
+"""The group of CHANGE_EVENT: tcp/22 from 0.0.0.0/0."""
 
 
 @pytest.fixture(autouse=True)
@@ -30,22 +31,13 @@ def _fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def load(name: str) -> dict[str, Any]:
-    """A file of tests/events (copied from public captures; see tests/events/SOURCES.md)."""
-    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+    """A file of tests/fixtures (our own, in the shapes AWS sends; see its README.md)."""
+    return fixture(name)  # type: ignore[no-any-return]
 
 
-def placebo_data(name: str) -> dict[str, Any]:
-    """A placebo recording's response, with its encoded datetimes turned back into datetimes."""
-
-    def decode(obj: dict[str, Any]) -> Any:
-        if obj.get("__class__") == "datetime":
-            fields = {k: v for k, v in obj.items() if k != "__class__"}
-            return datetime(**fields)
-        return obj
-
-    data = json.loads((EVENTS / name).read_text(), object_hook=decode)["data"]
-    data.pop("ResponseMetadata", None)
-    return data  # type: ignore[no-any-return]
+def history_response(name: str) -> dict[str, Any]:
+    """A GetResourceConfigHistory response of tests/fixtures, as boto3 returns it."""
+    return as_boto3_history(fixture(name))
 
 
 def change_event(
@@ -55,8 +47,8 @@ def change_event(
     parameters: dict[str, str] | None = None,
     left_scope: bool = False,
 ) -> dict[str, Any]:
-    """A ConfigurationItemChangeNotification event around ``item``, shaped like the c7n capture."""
-    envelope = load("c7n-lambda-event-sg-open-ssh.json")
+    """A ConfigurationItemChangeNotification event around ``item``, shaped like Config's."""
+    envelope = load(CHANGE_EVENT)
     invoking = json.loads(envelope["invokingEvent"])
     invoking["configurationItem"] = item
     envelope["invokingEvent"] = json.dumps(invoking)
@@ -67,8 +59,8 @@ def change_event(
 
 
 def open_ssh_item() -> dict[str, Any]:
-    """The configuration item of the captured c7n event: sg-e2fb6999, tcp/22 from 0.0.0.0/0."""
-    return json.loads(load("c7n-lambda-event-sg-open-ssh.json")["invokingEvent"])[  # type: ignore[no-any-return]
+    """The configuration item of the change event fixture: tcp/22 from 0.0.0.0/0."""
+    return json.loads(load(CHANGE_EVENT)["invokingEvent"])[  # type: ignore[no-any-return]
         "configurationItem"
     ]
 
@@ -76,7 +68,7 @@ def open_ssh_item() -> dict[str, Any]:
 def scheduled_event(
     *, token: str = "token-1", parameters: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    event = load("powertools-lambda-event-scheduled.json")
+    event = load("config-rule-scheduled-event.json")
     event["resultToken"] = token
     event["ruleParameters"] = json.dumps(parameters or {})
     return event

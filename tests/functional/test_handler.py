@@ -19,16 +19,20 @@ from portguard.errors import EvaluationDeliveryError, InvalidEventError, Invalid
 from portguard.handler import PortguardRule
 
 from .conftest import (
+    CHANGE_EVENT,
+    OPEN_SSH_GROUP,
     LambdaContext,
     change_event,
+    history_response,
     load,
     open_ssh_item,
-    placebo_data,
     scheduled_event,
 )
 
-SSH_CAPTURE_TIME = datetime(2017, 11, 27, 14, 26, 11, 300000, tzinfo=UTC)
+SSH_CAPTURE_TIME = datetime(2025, 3, 14, 9, 26, 53, 512000, tzinfo=UTC)
 SSH_ANNOTATION = "Open to the internet from 0.0.0.0/0: tcp/22"
+SWEEP_TIME = datetime(2025, 3, 15, 0, 12, 45, 307000, tzinfo=UTC)
+"""The notificationCreationTime of the scheduled event fixture."""
 
 
 def evaluation(
@@ -49,8 +53,8 @@ def evaluation(
     return out
 
 
-# The verdict on the captured c7n event (sg-e2fb6999, tcp/22 from 0.0.0.0/0).
-OPEN_SSH = evaluation("sg-e2fb6999", "NON_COMPLIANT", SSH_CAPTURE_TIME, SSH_ANNOTATION)
+# The verdict on the change event fixture (tcp/22 from 0.0.0.0/0).
+OPEN_SSH = evaluation(OPEN_SSH_GROUP, "NON_COMPLIANT", SSH_CAPTURE_TIME, SSH_ANNOTATION)
 
 
 def expect_put(
@@ -95,7 +99,7 @@ class Batch:
 def test_change_notification_posts_exact_evaluation(
     config_client: Any, config_stub: Stubber
 ) -> None:
-    event = load("c7n-lambda-event-sg-open-ssh.json")
+    event = load(CHANGE_EVENT)
     expect_put(
         config_stub,
         [OPEN_SSH],
@@ -118,7 +122,7 @@ def test_testmode_token_sets_test_mode(config_client: Any, config_stub: Stubber)
 def test_compliant_group_after_parameters_narrow_the_ports(
     config_client: Any, config_stub: Stubber
 ) -> None:
-    expect_put(config_stub, [evaluation("sg-e2fb6999", "COMPLIANT", SSH_CAPTURE_TIME)])
+    expect_put(config_stub, [evaluation(OPEN_SSH_GROUP, "COMPLIANT", SSH_CAPTURE_TIME)])
     PortguardRule(config_client=config_client).handle(
         change_event(open_ssh_item(), parameters={"blockedPorts": "3389", "protocolType": "tcp"})
     )
@@ -132,26 +136,31 @@ def test_deleted_group_is_not_applicable(
 ) -> None:
     item = open_ssh_item()
     item.update(configurationItemStatus=status, configuration=None)
-    expect_put(config_stub, [evaluation("sg-e2fb6999", "NOT_APPLICABLE", SSH_CAPTURE_TIME)])
+    expect_put(config_stub, [evaluation(OPEN_SSH_GROUP, "NOT_APPLICABLE", SSH_CAPTURE_TIME)])
     PortguardRule(config_client=config_client).handle(change_event(item))
 
 
 def test_event_left_scope_is_not_applicable_even_when_open(
     config_client: Any, config_stub: Stubber
 ) -> None:
-    expect_put(config_stub, [evaluation("sg-e2fb6999", "NOT_APPLICABLE", SSH_CAPTURE_TIME)])
+    expect_put(config_stub, [evaluation(OPEN_SSH_GROUP, "NOT_APPLICABLE", SSH_CAPTURE_TIME)])
     PortguardRule(config_client=config_client).handle(
         change_event(open_ssh_item(), left_scope=True)
     )
 
 
-def test_captured_deletion_event_of_another_type_is_not_applicable(
-    config_client: Any, config_stub: Stubber
-) -> None:
-    event = load("accessanalyzer-lambda-event-deleted-iam-role.json")
+def test_deletion_event_is_not_applicable(config_client: Any, config_stub: Stubber) -> None:
+    # configuration null, eventLeftScope true: as Config sends a deleted group.
+    event = load("config-rule-change-event-deleted-group.json")
     expect_put(
         config_stub,
-        [evaluation(ANY, "NOT_APPLICABLE", ANY, resource_type="AWS::IAM::Role")],
+        [
+            evaluation(
+                "sg-09d4c1e8b7a6f5023",
+                "NOT_APPLICABLE",
+                datetime(2025, 3, 14, 11, 2, 17, 660000, tzinfo=UTC),
+            )
+        ],
         token=event["resultToken"],
     )
     summary = PortguardRule(config_client=config_client).handle(event)
@@ -159,13 +168,12 @@ def test_captured_deletion_event_of_another_type_is_not_applicable(
 
 
 def test_other_resource_type_is_not_applicable(config_client: Any, config_stub: Stubber) -> None:
-    event = load("powertools-lambda-event-ec2-instance-changed.json")
-    event["ruleParameters"] = "{}"  # the capture carries another rule's parameter
+    event = load("config-rule-change-event-instance.json")
     expect_put(
         config_stub,
         [
             evaluation(
-                "i-042dd005362091826", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance"
+                "i-0e5d2c4b8a7f61930", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance"
             )
         ],
         token=event["resultToken"],
@@ -192,7 +200,7 @@ def test_prefix_list_resolved_through_ec2(config_client: Any, config_stub: Stubb
             config_stub,
             [
                 evaluation(
-                    "sg-e2fb6999",
+                    OPEN_SSH_GROUP,
                     "NON_COMPLIANT",
                     SSH_CAPTURE_TIME,
                     f"Open to the internet from {pl}: tcp/22",
@@ -220,7 +228,7 @@ def test_unreadable_prefix_list_fails_closed(
             config_stub,
             [
                 evaluation(
-                    "sg-e2fb6999",
+                    OPEN_SSH_GROUP,
                     "NON_COMPLIANT",
                     SSH_CAPTURE_TIME,
                     "Open to the internet from pl-0123456789abcdef0 "
@@ -242,7 +250,7 @@ def test_prefix_lists_not_resolved_when_disabled(config_client: Any, config_stub
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"EC2 must not be called ({name})")
 
-    expect_put(config_stub, [evaluation("sg-e2fb6999", "COMPLIANT", SSH_CAPTURE_TIME)])
+    expect_put(config_stub, [evaluation(OPEN_SSH_GROUP, "COMPLIANT", SSH_CAPTURE_TIME)])
     PortguardRule(config_client=config_client, ec2_client=NoEc2()).handle(  # type: ignore[arg-type]
         change_event(item, parameters={"resolvePrefixLists": "false"})
     )
@@ -256,7 +264,7 @@ def test_exemption_tag_is_honoured_until_its_date(config_client: Any, config_stu
         config_stub,
         [
             evaluation(
-                "sg-e2fb6999",
+                OPEN_SSH_GROUP,
                 "COMPLIANT",
                 SSH_CAPTURE_TIME,
                 "Exempted by tag portguard:exempt until 2026-11-30, open to the internet "
@@ -268,7 +276,7 @@ def test_exemption_tag_is_honoured_until_its_date(config_client: Any, config_stu
         config_stub,
         [
             evaluation(
-                "sg-e2fb6999",
+                OPEN_SSH_GROUP,
                 "NON_COMPLIANT",
                 SSH_CAPTURE_TIME,
                 "Exemption tag portguard:exempt expired 2026-11-30. " + SSH_ANNOTATION,
@@ -287,25 +295,24 @@ def test_exemption_tag_is_honoured_until_its_date(config_client: Any, config_stu
 
 
 def oversized_event(**summary: Any) -> dict[str, Any]:
-    """The documented oversized event, pointed at a security group."""
-    event = load("powertools-lambda-event-oversized-ec2-instance.json")
+    """The oversized event of sg-4f2a9c81 (the group of the history fixture), with ``summary``
+    changed."""
+    event = load("config-rule-oversized-event.json")
     invoking = json.loads(event["invokingEvent"])
-    invoking["configurationItemSummary"].update(
-        {"resourceType": "AWS::EC2::SecurityGroup", "resourceId": "sg-a38ed1de", **summary}
-    )
+    invoking["configurationItemSummary"].update(summary)
     event["invokingEvent"] = json.dumps(invoking)
-    event["ruleParameters"] = "{}"
+    event["resultToken"] = "token-1"
     return event
 
 
 def test_oversized_item_is_fetched_from_history(config_client: Any, config_stub: Stubber) -> None:
     config_stub.add_response(
         "get_resource_config_history",
-        placebo_data("c7n-history-sg-allow-access-legacy.json"),
+        history_response("get-resource-config-history.json"),
         {
             "resourceType": "AWS::EC2::SecurityGroup",
-            "resourceId": "sg-a38ed1de",
-            "laterTime": "2016-10-06T16:46:16.261Z",
+            "resourceId": "sg-4f2a9c81",
+            "laterTime": "2017-06-09T12:43:51.904Z",
             "limit": 1,
         },
     )
@@ -313,13 +320,12 @@ def test_oversized_item_is_fetched_from_history(config_client: Any, config_stub:
         config_stub,
         [
             evaluation(
-                "sg-a38ed1de",
+                "sg-4f2a9c81",
                 "NON_COMPLIANT",
-                datetime(2016, 12, 11, 6, 4, 3, 800000),
+                datetime(2017, 6, 9, 12, 43, 51, 904000, tzinfo=UTC),
                 "Open to the internet from 0.0.0.0/0: tcp/8080",
             )
         ],
-        token="myResultToken",
     )
     PortguardRule(config_client=config_client).handle(oversized_event())
 
@@ -331,12 +337,11 @@ def test_oversized_deleted_item_is_decided_from_the_summary(
         config_stub,
         [
             evaluation(
-                "sg-a38ed1de",
+                "sg-4f2a9c81",
                 "NOT_APPLICABLE",
-                datetime(2016, 10, 6, 16, 46, 16, 261000, tzinfo=UTC),
+                datetime(2017, 6, 9, 12, 43, 51, 904000, tzinfo=UTC),
             )
         ],
-        token="myResultToken",
     )
     PortguardRule(config_client=config_client).handle(
         oversized_event(configurationItemStatus="ResourceDeleted")
@@ -346,12 +351,14 @@ def test_oversized_deleted_item_is_decided_from_the_summary(
 def test_oversized_item_of_another_type_is_not_fetched(
     config_client: Any, config_stub: Stubber
 ) -> None:
-    event = load("powertools-lambda-event-oversized-ec2-instance.json")
-    event["ruleParameters"] = "{}"
+    event = oversized_event(resourceType="AWS::EC2::Instance", resourceId="i-0e5d2c4b8a7f61930")
     expect_put(
         config_stub,
-        [evaluation("i-00000000", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance")],
-        token="myResultToken",
+        [
+            evaluation(
+                "i-0e5d2c4b8a7f61930", "NOT_APPLICABLE", ANY, resource_type="AWS::EC2::Instance"
+            )
+        ],
     )
     PortguardRule(config_client=config_client).handle(event)
 
@@ -361,7 +368,7 @@ def test_oversized_item_missing_from_history_raises_and_posts_nothing(
 ) -> None:
     config_stub.add_response("get_resource_config_history", {"configurationItems": []}, None)
     with pytest.raises(
-        Exception, match="no configuration item for AWS::EC2::SecurityGroup sg-a38ed1de"
+        Exception, match="no configuration item for AWS::EC2::SecurityGroup sg-4f2a9c81"
     ):
         PortguardRule(config_client=config_client).handle(oversized_event())
 
@@ -403,7 +410,7 @@ def test_periodic_sweep_posts_250_evaluations_in_3_calls(
             ],
         )
         batches = [Batch(100), Batch(100), Batch(50)]
-        notified = datetime(2023, 4, 27, 13, 26, 17, 741000, tzinfo=UTC)
+        notified = SWEEP_TIME
         for batch in batches:
             expect_put(config_stub, batch)
         summary = PortguardRule(config_client=config_client, ec2_client=ec2).handle(
@@ -460,7 +467,7 @@ def test_sweep_reads_every_page_at_the_largest_page_size(
             {"SecurityGroups": [open_group]},
             {"MaxResults": 1000, "NextToken": "page-2"},
         )
-        when = datetime(2023, 4, 27, 13, 26, 17, 741000, tzinfo=UTC)
+        when = SWEEP_TIME
         expect_put(
             config_stub,
             [
@@ -528,7 +535,7 @@ def test_undeliverable_evaluation_fails_after_the_rest_is_delivered(
 ) -> None:
     monkeypatch.setattr(time, "sleep", lambda _: None)
     groups = [{"GroupId": f"sg-{i:04d}", "GroupName": f"g{i}"} for i in range(150)]
-    when = datetime(2023, 4, 27, 13, 26, 17, 741000, tzinfo=UTC)
+    when = SWEEP_TIME
     stuck = evaluation("sg-0003", "COMPLIANT", when)
     first, second = Batch(100), Batch(50)
     with Stubber(ec2_client) as ec2_stub:
@@ -603,7 +610,10 @@ def _broken(mutate: Any) -> dict[str, Any]:
     ("event", "message"),
     [
         (_broken(lambda e: e.pop("invokingEvent")), "no invokingEvent"),
-        (_broken(lambda e: e.update(invokingEvent="{not json")), "invokingEvent is not valid JSON"),
+        (
+            _broken(lambda e: e.update(invokingEvent="{not json")),
+            "invokingEvent cannot be read as JSON: Expecting",
+        ),
         (
             _broken(lambda e: e.update(invokingEvent=json.dumps({"messageType": "Bogus"}))),
             "messageType 'Bogus'",
@@ -627,7 +637,7 @@ def _broken(mutate: Any) -> dict[str, Any]:
         ),
         (_broken(lambda e: e.pop("resultToken")), "no resultToken"),
         (_broken(lambda e: e.update(ruleParameters="[1]")), "ruleParameters is not a JSON object"),
-        ("not an event", "the event is not an object"),
+        ("not an event", "the event is not a JSON object: it is a JSON string"),
     ],
     ids=[
         "no-invoking-event",
@@ -658,11 +668,11 @@ def test_lambda_handler_logs_and_emits_metrics(
 ) -> None:
     monkeypatch.setattr(handler, "rule", PortguardRule(config_client=config_client))
     expect_put(config_stub, ANY, token=ANY)
-    result = handler.lambda_handler(load("c7n-lambda-event-sg-open-ssh.json"), LambdaContext())
+    result = handler.lambda_handler(load(CHANGE_EVENT), LambdaContext())
     assert result["NON_COMPLIANT"] == 1
     verdicts = [x for x in log_lines() if x["message"] == "security group open to the internet"]
-    assert verdicts[0]["resource_id"] == "sg-e2fb6999"
-    assert verdicts[0]["rule_name"] == "custodian-sg-exposed-port7"
+    assert verdicts[0]["resource_id"] == OPEN_SSH_GROUP
+    assert verdicts[0]["rule_name"] == "portguard"
     assert verdicts[0]["annotation"] == SSH_ANNOTATION
     emf = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x)
     assert emf["NonCompliantEvaluations"] == [1.0]
@@ -711,7 +721,7 @@ def test_log_keys_of_one_call_do_not_leak_into_the_next(
     expect_put(config_stub, ANY, token=ANY)
     rule = PortguardRule(config_client=config_client, ec2_client=ec2_client)
     rule.handle(change_event(open_ssh_item()))
-    assert log_lines()[-1]["resource_id"] == "sg-e2fb6999"
+    assert log_lines()[-1]["resource_id"] == OPEN_SSH_GROUP
     with Stubber(ec2_client) as ec2_stub:
         ec2_stub.add_response(
             "describe_security_groups", {"SecurityGroups": [{"GroupId": "sg-1"}]}, None
@@ -760,7 +770,7 @@ def test_unreadable_capture_time_orders_by_the_notification_time(
         config_stub,
         [
             evaluation(
-                "sg-e2fb6999",
+                OPEN_SSH_GROUP,
                 "NON_COMPLIANT",
                 datetime(2017, 11, 27, 14, 26, 12, tzinfo=UTC),
                 SSH_ANNOTATION,
@@ -787,7 +797,7 @@ def test_prefix_list_unreachable_endpoint_fails_closed(
         config_stub,
         [
             evaluation(
-                "sg-e2fb6999",
+                OPEN_SSH_GROUP,
                 "NON_COMPLIANT",
                 SSH_CAPTURE_TIME,
                 "Open to the internet from pl-1 (unreadable: EndpointConnectionError): tcp/22",

@@ -1,4 +1,4 @@
-"""Helpers of the core's unit tests: Config-shaped items, decisions, and the real events.
+"""Helpers of the core's unit tests: Config-shaped items, decisions, and captured files.
 
 Tables are written as Config configuration items (camelCase, as in a rule's invoking event) and
 decided through the public API (``parse_configuration_item`` then ``evaluate_item``), so every row
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portguard.annotation import describe_source
@@ -21,11 +20,11 @@ from portguard.reader import parse_configuration_item
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from pathlib import Path
 
     from portguard.decision import PrefixListResolver
     from portguard.model import Exposure, Source, Verdict
 
-EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 TODAY = date(2025, 6, 1)
 """The fixed day exemptions are judged on, unless a test says otherwise."""
 
@@ -143,24 +142,22 @@ def _placebo_hook(obj: dict[str, Any]) -> object:
     return obj
 
 
-def load_event(name: str) -> Any:
-    """A file of ``tests/events`` as JSON."""
-    return json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))
+def load_json(path: Path) -> Any:
+    """A JSON file (a fixture of ours, or a capture read in place)."""
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def load_placebo(name: str) -> Any:
-    """The boto3 response recorded by placebo in a file of ``tests/events``."""
-    recording = json.loads(
-        (EVENTS_DIR / name).read_text(encoding="utf-8"), object_hook=_placebo_hook
-    )
+def load_placebo(path: Path) -> Any:
+    """The boto3 response recorded by placebo in a capture (real-events' sections D to F)."""
+    recording = json.loads(path.read_text(encoding="utf-8"), object_hook=_placebo_hook)
     assert recording["status_code"] == 200
     return recording["data"]
 
 
-def select_items(name: str) -> list[dict[str, Any]]:
-    """SelectResourceConfig results as configuration items (the result has no type or id)."""
+def select_items(results: Sequence[str]) -> list[dict[str, Any]]:
+    """SelectResourceConfig ``Results`` as configuration items (a result has no type or id)."""
     items = []
-    for result in load_placebo(name)["Results"]:
+    for result in results:
         item = json.loads(result)
         item["resourceType"] = SECURITY_GROUP_TYPE
         item["resourceId"] = item["configuration"]["groupId"]

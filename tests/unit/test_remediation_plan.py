@@ -15,9 +15,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from core_helpers import EVENTS_DIR, TODAY, exposed, load_placebo, named
+from core_helpers import TODAY, exposed, load_json, load_placebo, named
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from shared_data import FIXTURES, real_events
 
 from portguard.decision import evaluate_group
 from portguard.errors import PrefixListUnavailableError
@@ -1123,17 +1124,32 @@ def test_every_plan_closes_exactly_the_offending_ports(
 
 # --- rules_of and ip_permissions ------------------------------------------------------------------
 
-CAPTURES = sorted(EVENTS_DIR.glob("c7n-ec2-describe-sg-*.json"))
-CAPTURED_GROUPS = [
-    pytest.param(sg, id=f"{path.stem.removeprefix('c7n-ec2-describe-sg-')}-{sg['GroupId']}")
-    for path in CAPTURES
-    for sg in load_placebo(path.name)["SecurityGroups"]
-]
+
+def _captured_groups() -> list[Any]:
+    """Every group of our DescribeSecurityGroups fixtures, and of the real captures where the
+    shared folder is (one skipped case saying why where it is not)."""
+    ours = [
+        pytest.param(sg, id=f"{path.stem}-{sg['GroupId']}")
+        for path in sorted(FIXTURES.glob("describe-security-groups*.json"))
+        for sg in load_json(path)["SecurityGroups"]
+    ]
+    real = real_events()
+    if not real.present:
+        return [*ours, pytest.param(None, id="real", marks=pytest.mark.skip(real.absent_reason))]
+    return ours + [
+        pytest.param(
+            sg, id=f"real-{path.stem.removeprefix('c7n-ec2-describe-sg-')}-{sg['GroupId']}"
+        )
+        for path in sorted(real.path.glob("c7n-ec2-describe-sg-*.json"))
+        for sg in load_placebo(path)["SecurityGroups"]
+    ]
+
+
+CAPTURED_GROUPS = _captured_groups()
 
 
 def test_there_are_captures_to_read() -> None:
-    assert len(CAPTURES) >= 3
-    assert len(CAPTURED_GROUPS) >= 14
+    assert sum(not p.id.startswith("real") for p in CAPTURED_GROUPS) >= 14
 
 
 @pytest.mark.parametrize("captured", CAPTURED_GROUPS)
