@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import IO, TYPE_CHECKING
 
-from portguard.decision import Compliance
+from portguard.model import Compliance
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -16,8 +16,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from portguard.decision import Verdict
-    from portguard.model import SecurityGroup
+    from portguard.model import SecurityGroup, Verdict
 
 EXIT_COMPLIANT = 0
 EXIT_NON_COMPLIANT = 1

@@ -32,10 +32,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from portguard.decision import Compliance
 from portguard.errors import InvalidParameterError
 from portguard.events import TEST_MODE_TOKEN, MessageType
-from portguard.model import SECURITY_GROUP_TYPE
+from portguard.model import SECURITY_GROUP_TYPE, Compliance
 from portguard.parameters import DEFAULT_BLOCKED_PORTS, parse_ports, parse_rule_parameters
 from portguard_cli.invoke import HandlerRun, run_handler
 from portguard_cli.results import Result, ordered, write_table

@@ -1,19 +1,69 @@
-"""The annotation Config shows beside a verdict: which ports, from where, in 256 characters."""
+"""The annotation Config shows beside a verdict: which ports, from where, in 256 characters.
+
+This is the one place where the decision's values become words: the decision, the remediation
+plan and the command line pass :class:`~portguard.model.Exposure`, :class:`~portguard.model.Source`
+and :class:`~portguard.model.Exemption` values around, and nothing parses these words back.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from portguard.model import ExemptionStatus, SourceKind
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from portguard.decision import Exposure
+    from portguard.model import Exemption, Exposure, Source
 
 MAX_ANNOTATION = 256
 """PutEvaluations rejects longer annotations."""
 
 _MAX_SOURCES_SHOWN = 3
+_MAX_REASON = 60
+"""An unreadable prefix list's reason is cut to this, so the ports keep their room."""
+
+
+def annotate(
+    open_now: Sequence[Exposure], excused: Sequence[Exposure], exemption: Exemption | None
+) -> str | None:
+    """A verdict's annotation: the ports open to the internet and their sources, with what an
+    exemption tag excused or why it excused nothing; ``None`` when there is nothing to say.
+
+    >>> from portguard.decision import parse_cidr
+    >>> from portguard.model import Exposure
+    >>> annotate([Exposure("tcp", (22, 22), (parse_cidr("0.0.0.0/0").source,))], [], None)
+    'Open to the internet from 0.0.0.0/0: tcp/22'
+    """
+    if not excused or exemption is None:
+        problem = _exemption_problem(exemption)
+        if open_now:
+            return render("Open to the internet", open_now, (problem,) if problem else ())
+        return cut_at_word(problem) if problem else None
+    until = f"until {exemption.until.isoformat()}" if exemption.until else "with no end date"
+    by_tag = f"by tag {exemption.tag_key} {until}"
+    if open_now:
+        ranges = len(port_items(excused))
+        note = f"{ranges} port range{'s' if ranges > 1 else ''} exempted {by_tag}"
+        return render("Open to the internet", open_now, (note,))
+    return render(f"Exempted {by_tag}, open to the internet", excused)
+
+
+def _exemption_problem(exemption: Exemption | None) -> str | None:
+    """Why an exemption tag excuses nothing (expired, unreadable), or ``None``."""
+    if exemption is None or exemption.status is ExemptionStatus.VALID:
+        return None
+    if exemption.status is ExemptionStatus.EXPIRED and exemption.until is not None:
+        return f"Exemption tag {exemption.tag_key} expired {exemption.until.isoformat()}"
+    return f"Exemption tag {exemption.tag_key} ignored: {exemption.problem}"
+
+
+def describe_source(source: Source) -> str:
+    """``0.0.0.0/0``, ``pl-0123456789abcdef0``, or ``pl-… (unreadable: AccessDenied)``."""
+    if source.kind is SourceKind.UNREADABLE_PREFIX_LIST:
+        return f"{source.name} (unreadable: {cut_at_word(source.reason, _MAX_REASON)})"
+    return source.name
 
 
 def describe_ports(protocol: str, ports: tuple[int, int]) -> str:
@@ -50,9 +100,10 @@ def render(lead: str, exposures: Sequence[Exposure], notes: Sequence[str] = ()) 
     with ``and N more``; to make room it first shows fewer sources (``and K other sources``),
     and drops the notes only as a last resort.
 
-    >>> from portguard.decision import Exposure
-    >>> render("Open to the internet", [Exposure("tcp", (22, 22), ("0.0.0.0/0",))])
-    'Open to the internet from 0.0.0.0/0: tcp/22'
+    >>> from portguard.decision import parse_cidr
+    >>> from portguard.model import Exposure
+    >>> render("Open to the internet", [Exposure("tcp", (22, 22), (parse_cidr("::/0").source,))])
+    'Open to the internet from ::/0: tcp/22'
     """
     return _render(lead, tuple(exposures), tuple(notes))
 
@@ -63,7 +114,7 @@ def _render(lead: str, exposures: tuple[Exposure, ...], notes: tuple[str, ...]) 
     a ``-1`` rule's forty port ranges), and a long one costs as much as reading a group."""
     ordered = sorted(exposures)  # by protocol and ports (no two exposures share both)
     items = _merged_items(ordered)
-    sources = list(dict.fromkeys(s for e in ordered for s in e.sources))
+    sources = list(dict.fromkeys(describe_source(s) for e in ordered for s in e.sources))
     for prefix in (_notes(notes), ""):
         for shown in range(min(_MAX_SOURCES_SHOWN, len(sources)), -1, -1):
             head = f"{prefix}{lead} from {_sources(sources, shown)}: "

@@ -22,15 +22,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from portguard.adapters import client_config
 from portguard.adapters.config import EvaluationSink, fetch_history_item
 from portguard.adapters.ec2 import PrefixListCache, iter_security_groups
-from portguard.decision import (
-    Compliance,
-    PrefixListResolver,
-    Verdict,
-    evaluate_group,
-    evaluate_item,
-)
+from portguard.decision import PrefixListResolver, evaluate_group, evaluate_item
 from portguard.events import Invocation, MessageType, parse_event
-from portguard.model import SECURITY_GROUP_TYPE, ConfigItem
+from portguard.model import SECURITY_GROUP_TYPE, Compliance, ConfigItem, Verdict
 from portguard.reader import parse_configuration_item, parse_ec2_group
 
 if TYPE_CHECKING:

@@ -23,26 +23,14 @@ from typing import Any, TypeGuard
 
 from portguard.errors import InvalidEventError
 from portguard.model import (
-    ALL_PROTOCOLS,
+    PORTED_PROTOCOLS,
     SECURITY_GROUP_TYPE,
     ConfigItem,
     Permission,
     SecurityGroup,
+    normalize_protocol,
 )
 
-_PROTOCOLS = {
-    "-1": ALL_PROTOCOLS,
-    "all": ALL_PROTOCOLS,
-    "tcp": "tcp",
-    "6": "tcp",
-    "udp": "udp",
-    "17": "udp",
-    "icmp": "icmp",
-    "1": "icmp",
-    "icmpv6": "icmpv6",
-    "58": "icmpv6",
-}
-_WITH_PORTS = frozenset({"tcp", "udp"})
 # A port written as a string: ASCII digits only (str.isdigit() and int() take any script's
 # digits, and superscripts that int() then refuses), few enough for int() to read.
 _PORT_TEXT = re.compile(r"\s*(-?)0*([0-9]{1,20})\s*")
@@ -218,18 +206,16 @@ def _read_group(
 
 
 def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -> Permission:
-    # This runs for every permission of every item: the usual shapes (a lower-case protocol
-    # string, int ports, dicts and strings) take the first branch; the rest the general one.
+    # This runs for every permission of every item: the usual shapes (int ports, dicts and
+    # strings) take the first branch; the rest the general one.
     get = raw.get
     proto_raw = get(keys.protocol)
-    protocol = _PROTOCOLS.get(proto_raw) if type(proto_raw) is str else None
+    protocol = normalize_protocol(proto_raw)
     if protocol is None:
-        protocol = _normalize_protocol(proto_raw)
-        if protocol is None:
-            warnings.append(f"permission without ipProtocol ({_shown(proto_raw)}): allows no port")
-            protocol = ""
+        warnings.append(f"permission without ipProtocol ({_shown(proto_raw)}): allows no port")
+        protocol = ""
     ports = None
-    if protocol in _WITH_PORTS:
+    if protocol in PORTED_PROTOCOLS:
         low, high = get(keys.from_port), get(keys.to_port)
         if type(low) is int and type(high) is int and 0 <= low <= high <= 65535:
             ports = (low, high)
@@ -283,17 +269,6 @@ def _cidrs(value: object, name: str, key: str, warnings: list[str]) -> list[str]
 def _unique(values: Sequence[str]) -> tuple[str, ...]:
     """Each source once, in the order first written."""
     return tuple(dict.fromkeys(values)) if len(values) > 1 else tuple(values)
-
-
-def _normalize_protocol(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip().lower()
-    if not text:
-        return None
-    return _PROTOCOLS.get(text, text)
 
 
 def _read_ports(from_port: object, to_port: object, warnings: list[str]) -> tuple[int, int]:

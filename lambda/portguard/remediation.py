@@ -26,8 +26,9 @@ import json
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from portguard.decision import Compliance, PrefixListResolver, Verdict, evaluate_group
+from portguard.decision import PrefixListResolver, evaluate_group, parse_cidr
 from portguard.errors import PortguardError
+from portguard.model import Compliance, SourceKind, Verdict
 from portguard.ports import MAX_PORT, PortSet
 from portguard.reader import is_object, parse_ec2_group
 
@@ -35,13 +36,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from datetime import date
 
-    from portguard.decision import Exposure
+    from portguard.model import Exposure, Source
     from portguard.parameters import RuleParameters
 
 IPV4, IPV6, PREFIX_LIST, GROUP_PAIR = "IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs"
 """The kinds of source an ``IpPermission`` holds, named as the EC2 API names their lists."""
 _SOURCE_FIELD = {IPV4: "CidrIp", IPV6: "CidrIpv6", PREFIX_LIST: "PrefixListId"}
 _KINDS = (IPV4, IPV6, PREFIX_LIST, GROUP_PAIR)
+
+_PREFIX_LIST_KINDS = (SourceKind.PREFIX_LIST, SourceKind.UNREADABLE_PREFIX_LIST)
 
 ALL_TRAFFIC = "-1"
 _PORTED = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
@@ -326,7 +329,6 @@ def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
     (never from a protected one: see :func:`protected`)."""
     if protected(rule):
         return {}
-    label = _label(rule)
     protocols: tuple[str, ...]
     if rule.protocol == ALL_TRAFFIC:
         low, high, protocols = 0, MAX_PORT, ("tcp", "udp")
@@ -336,7 +338,7 @@ def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
         return {}
     found: dict[str, list[tuple[int, int]]] = {}
     for exposure in exposures:
-        if exposure.protocol not in protocols or not _names(exposure.sources, rule, label):
+        if exposure.protocol not in protocols or not _named(rule, exposure.sources):
             continue
         first, last = exposure.ports
         if first <= high and last >= low:
@@ -365,20 +367,13 @@ def protected(rule: Rule) -> bool:
     return network.is_private or network.prefixlen >= NARROW_PREFIX[network.version]
 
 
-def _label(rule: Rule) -> str:
-    """How the decision names this rule's source in an exposure."""
+def _named(rule: Rule, sources: tuple[Source, ...]) -> bool:
+    """Whether the decision named this rule's source among ``sources``: the same CIDR (however
+    it is written), or the same prefix list, read or unreadable."""
     if rule.kind == PREFIX_LIST:
-        return rule.source
-    try:
-        return str(ipaddress.ip_network(rule.source.strip(), strict=False))
-    except ValueError:
-        return rule.source  # the decision skips it: no exposure names it
-
-
-def _names(sources: tuple[str, ...], rule: Rule, label: str) -> bool:
-    if rule.kind == PREFIX_LIST:  # an unreadable list is named "pl-… (unreadable: why)"
-        return any(s == label or s.startswith(f"{label} (") for s in sources)
-    return label in sources
+        return any(s.name == rule.source and s.kind in _PREFIX_LIST_KINDS for s in sources)
+    span = parse_cidr(rule.source)
+    return span is not None and span.source in sources
 
 
 def _pieces(rule: Rule, offending: Mapping[str, PortSet]) -> list[Rule]:

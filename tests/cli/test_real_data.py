@@ -26,7 +26,7 @@ from portguard_cli.main import read_json
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from portguard.decision import Verdict
+    from portguard.model import Verdict
 
 DEFAULTS = parse_rule_parameters(None)  # fsbp, tcp and udp, IPv4 and IPv6, lists fail closed
 TODAY = date(2026, 11, 1)  # exemptions are off by default: the day decides nothing here

@@ -17,7 +17,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from portguard.decision import Compliance, evaluate_group
+from portguard.decision import evaluate_group
+from portguard.model import Compliance
 from portguard.parameters import parse_rule_parameters
 from portguard.ports import PortSet
 from portguard.reader import parse_ec2_group

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from terminal import Terminal
 
-from portguard.decision import Compliance, Verdict
+from portguard.model import Compliance, Verdict
 from portguard_cli.main import main
 from portguard_cli.results import FILE_WIDTH, Result, ordered, write_table
 

@@ -623,7 +623,7 @@ def test_ctrl_c_stops_every_region(
     import threading
     import time
 
-    from portguard.decision import Compliance, Verdict
+    from portguard.model import Compliance, Verdict
     from portguard_cli.results import Result
 
     produced: list[int] = []

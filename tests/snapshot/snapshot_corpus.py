@@ -19,6 +19,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bench import corpus
+from portguard.annotation import describe_source
 from portguard.decision import evaluate_group, evaluate_item
 from portguard.errors import PrefixListUnavailableError
 from portguard.parameters import parse_rule_parameters
@@ -27,7 +28,8 @@ from portguard.reader import parse_configuration_item, parse_ec2_group
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from portguard.decision import PrefixListResolver, Verdict
+    from portguard.decision import PrefixListResolver
+    from portguard.model import Verdict
 
 TODAY = date(2026, 11, 21)
 GROUPS = 600
@@ -94,7 +96,7 @@ def verdict_record(resource_id: str, verdict: Verdict) -> list[Any]:
     """A verdict as plain JSON values: what must not change."""
 
     def exposures(values: Sequence[Any]) -> list[Any]:
-        return [[e.protocol, *e.ports, [str(s) for s in e.sources]] for e in values]
+        return [[e.protocol, *e.ports, [describe_source(s) for s in e.sources]] for e in values]
 
     return [
         resource_id,

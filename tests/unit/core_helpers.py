@@ -11,7 +11,8 @@ import json
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from portguard.decision import evaluate_item
+from portguard.annotation import describe_source
+from portguard.decision import evaluate_item, parse_cidr
 from portguard.model import SECURITY_GROUP_TYPE
 from portguard.parameters import parse_rule_parameters
 from portguard.ports import PortSet
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from portguard.decision import PrefixListResolver, Verdict
+    from portguard.decision import PrefixListResolver
+    from portguard.model import Exposure, Source, Verdict
 
 TODAY = date(2025, 6, 1)
 """The fixed day exemptions are judged on, unless a test says otherwise."""
@@ -99,6 +101,18 @@ def decide(
         resolve_prefix_list=resolver,
         today=today,
     )
+
+
+def source(text: str) -> Source:
+    """The source the decision names for a CIDR (``10.1.2.3/8`` is ``10.0.0.0/8``)."""
+    span = parse_cidr(text)
+    assert span is not None, f"{text!r} is not a CIDR"
+    return span.source
+
+
+def named(exposure: Exposure) -> tuple[str, ...]:
+    """The sources an exposure names, as the annotation writes them."""
+    return tuple(describe_source(s) for s in exposure.sources)
 
 
 def exposed(verdict: Verdict) -> dict[str, str]:

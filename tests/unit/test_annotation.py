@@ -8,13 +8,13 @@ import re
 from datetime import date
 
 import pytest
-from core_helpers import decide, exposed, perm
+from core_helpers import decide, exposed, perm, source
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portguard.annotation import MAX_ANNOTATION, describe_ports, render
-from portguard.decision import Compliance, Exposure
 from portguard.errors import InvalidParameterError, PrefixListUnavailableError
+from portguard.model import Compliance, Exposure
 from portguard.parameters import parse_ports
 
 ANY4 = ["0.0.0.0/0"]
@@ -211,7 +211,7 @@ def test_fsbp_minus_one_fits_and_counts_what_is_left_out() -> None:
 
 
 def test_render_never_exceeds_the_limit_or_cuts_an_item() -> None:
-    exposures = [Exposure("tcp", (p, p), ("0.0.0.0/0",)) for p in range(10000, 10400, 2)]
+    exposures = [Exposure("tcp", (p, p), (source("0.0.0.0/0"),)) for p in range(10000, 10400, 2)]
     text = render("Open to the internet", exposures)
     assert len(text) <= MAX_ANNOTATION
     named = items(text)
@@ -235,7 +235,7 @@ def test_render_never_exceeds_the_limit_or_cuts_an_item() -> None:
 def test_render_names_as_many_items_as_fit(ports: list[int], lead: str) -> None:
     """Not only within the limit: one more item (with its "and N more") would not fit. Even
     ports only, so that no two merge into one item."""
-    exposures = [Exposure("tcp", (p, p), ("0.0.0.0/0",)) for p in sorted(ports)]
+    exposures = [Exposure("tcp", (p, p), (source("0.0.0.0/0"),)) for p in sorted(ports)]
     text = render(lead, list(reversed(exposures)))  # any order in, ascending out
     assert render(lead, tuple(exposures)) == text  # a list or a tuple, the same text
     expected = [describe_ports(e.protocol, e.ports) for e in exposures]
@@ -253,7 +253,10 @@ def test_render_names_as_many_items_as_fit(ports: list[int], lead: str) -> None:
 def test_render_counts_the_sources_then_cuts_the_lead_when_room_runs_out() -> None:
     """Room is made by naming fewer sources, then by counting them; a lead that leaves no room
     for one item is cut at a word and marked."""
-    both = [Exposure("tcp", (22, 22), ("0.0.0.0/0",)), Exposure("udp", (53, 53), ("::/0",))]
+    both = [
+        Exposure("tcp", (22, 22), (source("0.0.0.0/0"),)),
+        Exposure("udp", (53, 53), (source("::/0"),)),
+    ]
     lead = "x" * 222  # " from 0.0.0.0/0, ::/0: tcp/22, udp/53" would make 259 characters
     assert render(lead, both) == lead + " from 2 sources: tcp/22, udp/53"
     lead = "x" * 234  # " from 0.0.0.0/0: tcp/22" would make 257
@@ -265,7 +268,10 @@ def test_render_counts_the_sources_then_cuts_the_lead_when_room_runs_out() -> No
 
 
 def test_render_all_fits() -> None:
-    exposures = [Exposure("tcp", (20, 23), ("0.0.0.0/0",)), Exposure("udp", (53, 53), ("::/0",))]
+    exposures = [
+        Exposure("tcp", (20, 23), (source("0.0.0.0/0"),)),
+        Exposure("udp", (53, 53), (source("::/0"),)),
+    ]
     text = render("Open to the internet", exposures)
     assert text == "Open to the internet from 0.0.0.0/0, ::/0: tcp/20-23, udp/53"
     assert "more" not in text

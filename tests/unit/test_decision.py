@@ -11,11 +11,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from core_helpers import config_item, decide, exposed, perm
+from core_helpers import config_item, decide, exposed, named, perm
 
-from portguard.decision import Compliance, evaluate_group, evaluate_item
+from portguard.decision import evaluate_group, evaluate_item
 from portguard.errors import PrefixListUnavailableError
-from portguard.model import ConfigItem, Permission, SecurityGroup
+from portguard.model import Compliance, ConfigItem, Permission, SecurityGroup
 from portguard.parameters import parse_rule_parameters
 from portguard.reader import parse_configuration_item
 
@@ -346,14 +346,14 @@ def test_egress_never_counts() -> None:
 
 def test_sources_are_named_once_when_ipv4ranges_and_ip_ranges_repeat() -> None:
     verdict = decide([perm("tcp", 22, 22, v4=ANY4, legacy=ANY4)], SSH)
-    assert [e.sources for e in verdict.exposures] == [("0.0.0.0/0",)]
+    assert [named(e) for e in verdict.exposures] == [("0.0.0.0/0",)]
     assert verdict.annotation is not None
     assert verdict.annotation.count("0.0.0.0/0") == 1
 
 
 def test_both_families_open_name_both_sources() -> None:
     verdict = decide([perm("tcp", 22, 22, v4=ANY4, v6=ANY6)], SSH)
-    assert [e.sources for e in verdict.exposures] == [("0.0.0.0/0", "::/0")]
+    assert [named(e) for e in verdict.exposures] == [("0.0.0.0/0", "::/0")]
 
 
 def test_split_sources_are_named() -> None:
@@ -365,8 +365,8 @@ def test_split_sources_are_named() -> None:
         SSH,
     )
     (exposure,) = verdict.exposures
-    assert "0.0.0.0/1" in exposure.sources
-    assert "128.0.0.0/1" in exposure.sources
+    assert "0.0.0.0/1" in named(exposure)
+    assert "128.0.0.0/1" in named(exposure)
 
 
 @pytest.mark.parametrize(
@@ -474,7 +474,7 @@ def test_prefix_lists_resolved(permissions: list, table: dict, expected: dict) -
     assert exposed(verdict) == expected
     assert calls  # the list was asked for
     for exposure in verdict.exposures:
-        assert any(s.startswith("pl-") for s in exposure.sources)
+        assert any(s.startswith("pl-") for s in named(exposure))
 
 
 def test_list_covering_the_internet_by_itself_is_named_alone() -> None:
@@ -486,7 +486,7 @@ def test_list_covering_the_internet_by_itself_is_named_alone() -> None:
         SSH,
         resolver=resolver_of(table, []),
     )
-    assert [e.sources for e in verdict.exposures] == [("pl-halves",)]
+    assert [named(e) for e in verdict.exposures] == [("pl-halves",)]
     assert verdict.annotation == "Open to the internet from pl-halves: tcp/22"
 
 

@@ -16,15 +16,16 @@ import pytest
 from core_helpers import TODAY, exposed, select_items
 from shared_data import FIXTURES, as_boto3_history, fixture
 
-from portguard.decision import Compliance, evaluate_group, evaluate_item
+from portguard.decision import evaluate_group, evaluate_item
 from portguard.events import MessageType, parse_event
+from portguard.model import Compliance
 from portguard.parameters import parse_rule_parameters
 from portguard.reader import parse_configuration_item, parse_ec2_group
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from portguard.decision import Verdict
+    from portguard.model import Verdict
 
 FSBP_TCP = (
     "20-23,25,110,135,143,445,1433-1434,3000,3306,3389,4333,5000,5432,5500,5601,8080,8088,8888,"

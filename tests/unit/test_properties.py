@@ -16,15 +16,15 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from portguard.annotation import MAX_ANNOTATION, port_items
-from portguard.decision import Compliance, evaluate_group
+from portguard.decision import evaluate_group
 from portguard.errors import PrefixListUnavailableError
-from portguard.model import Permission, SecurityGroup
+from portguard.model import Compliance, Permission, SecurityGroup
 from portguard.parameters import parse_rule_parameters
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from portguard.decision import Exposure, Verdict
+    from portguard.model import Exposure, Verdict
     from portguard.parameters import RuleParameters
 
 PROPERTY = settings(max_examples=200, deadline=None)

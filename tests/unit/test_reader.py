@@ -87,7 +87,8 @@ def test_unreadable_ports_do_not_crash(from_port: object, to_port: object) -> No
 
 @pytest.mark.parametrize("protocol", [None, "", "  "], ids=["null", "empty", "blank"])
 def test_permission_without_protocol_allows_nothing(protocol: object) -> None:
-    from portguard.decision import Compliance, evaluate_item
+    from portguard.decision import evaluate_item
+    from portguard.model import Compliance
     from portguard.parameters import parse_rule_parameters
 
     item = parse_configuration_item(config_item([perm(protocol, 22, 22, v4=["0.0.0.0/0"])]))

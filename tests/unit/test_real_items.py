@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pytest
 from core_helpers import TODAY, exposed, load_json, load_placebo, select_items
 
-from portguard.decision import Compliance, evaluate_group, evaluate_item
+from portguard.decision import evaluate_group, evaluate_item
 from portguard.errors import InvalidParameterError
 from portguard.events import MessageType, parse_event
+from portguard.model import Compliance
 from portguard.parameters import parse_rule_parameters
 from portguard.reader import parse_configuration_item, parse_ec2_group
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
-    from portguard.decision import Verdict
+    from portguard.model import Verdict
 
 FSBP_TCP = (
     "20-23,25,110,135,143,445,1433-1434,3000,3306,3389,4333,5000,5432,5500,5601,8080,8088,8888,"

@@ -15,13 +15,14 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from core_helpers import TODAY, exposed, load_json, load_placebo
+from core_helpers import TODAY, exposed, load_json, load_placebo, named
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from shared_data import FIXTURES, real_events
 
-from portguard.decision import Compliance, evaluate_group
+from portguard.decision import evaluate_group
 from portguard.errors import PrefixListUnavailableError
+from portguard.model import Compliance
 from portguard.parameters import parse_rule_parameters
 from portguard.reader import parse_ec2_group
 from portguard.remediation import (
@@ -53,7 +54,8 @@ from portguard.remediation import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
-    from portguard.decision import PrefixListResolver, Verdict
+    from portguard.decision import PrefixListResolver
+    from portguard.model import Verdict
     from portguard.parameters import RuleParameters
 
 ACCOUNT = "123456789012"
@@ -536,7 +538,7 @@ def test_all_ports_rule_keeps_every_other_port_public() -> None:
     # The pieces alone open every tcp port to 0.0.0.0/0 but the cis ones ...
     pieces = decide_rules(p.add, everything)
     assert exposed(pieces) == {"tcp": "0-21,23-3388,3390-65535"}
-    assert {e.sources for e in pieces.exposures} == {("0.0.0.0/0",)}
+    assert {named(e) for e in pieces.exposures} == {("0.0.0.0/0",)}
     # ... and the group after the plan the same, tcp/443 included.
     after = decide_rules(applied(p), everything)
     assert exposed(after) == {"tcp": "0-21,23-3388,3390-65535"}

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portguard.adapters.ec2 import PrefixListCache
-from portguard.decision import Compliance, Verdict, evaluate_group
+from portguard.decision import evaluate_group
+from portguard.model import Compliance, Verdict
 from portguard.reader import parse_ec2_group
 from portguard.remediation import (
     DEFAULT_QUOTA,
