@@ -219,23 +219,21 @@ class PortguardRemediation(Construct):
         )
         self.function, self.role, self.policy = package_function(
             self,
+            package=rule.package,
+            handler=HANDLER,
+            service_name=SERVICE_NAME,
+            log_group=self.log_group,
             role_description="portguard's remediation function: closes a group's high-risk ports",
             policy_description="Exactly what portguard's remediation handler calls",
             statements=self._statements(stack),
-            description="portguard: closes a security group's high-risk ports to the internet",
-            handler=HANDLER,
-            code=rule.code,
-            layers=[rule.powertools_layer],
-            memory_size=MEMORY_MB,
-            timeout=TIMEOUT,
-            log_group=self.log_group,
             environment={
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "LOG_LEVEL": "INFO",
                 REMEDIATION_PARAMETERS_VARIABLE: json.dumps(
                     settings.parameters.as_input_parameters()
                 ),
             },
+            description="portguard: closes a security group's high-risk ports to the internet",
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
         )
 
         self.document = ssm.CfnDocument(

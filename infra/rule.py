@@ -14,6 +14,7 @@ Everything here is written for a careful security team:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,19 +184,65 @@ def encrypted_log_group(
     return log_group
 
 
+@dataclass(frozen=True, slots=True)
+class FunctionPackage:
+    """The ``portguard`` package as every one of its functions runs it: one code asset (``lambda/``)
+    and the public Powertools layer. Build it once per stack with :meth:`in_scope`."""
+
+    code: lambda_.Code
+    powertools_layer: lambda_.ILayerVersion
+
+    @classmethod
+    def in_scope(cls, scope: Construct) -> FunctionPackage:
+        """The asset and the layer (``PowertoolsLayer``, with its ``PowertoolsLayerAccount``
+        mapping) in ``scope``. The stack is region- and partition-agnostic, so the layer's ARN
+        is resolved at deploy from the partition's publishing account."""
+        accounts = CfnMapping(
+            scope,
+            "PowertoolsLayerAccount",
+            mapping={
+                partition: {"account": account}
+                for partition, account in POWERTOOLS_LAYER_ACCOUNTS.items()
+            },
+        )
+        arn = Fn.join(
+            "",
+            [
+                f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:",
+                accounts.find_in_map(Aws.PARTITION, "account"),
+                f":layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
+            ],
+        )
+        return cls(
+            code=lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=list(ASSET_EXCLUDE)),
+            powertools_layer=lambda_.LayerVersion.from_layer_version_arn(
+                scope, "PowertoolsLayer", arn
+            ),
+        )
+
+
 def package_function(
     scope: Construct,
     *,
+    package: FunctionPackage,
+    handler: str,
+    service_name: str,
+    log_group: logs.ILogGroup,
     role_description: str,
     policy_description: str,
     statements: list[iam.PolicyStatement],
+    environment: Mapping[str, str] | None = None,
     **function_props: Any,
 ) -> tuple[lambda_.Function, iam.Role, iam.ManagedPolicy]:
     """A function of the ``portguard`` package (``Function`` in ``scope``) with its own role
     (``Role``): assumed by Lambda, carrying one customer-managed policy (``Policy``) of
     ``statements`` and nothing else: no AWS managed policy, and no inline policy, since CDK's
-    own grants are refused. The function waits for its policy. ``function_props`` go to
-    :class:`aws_lambda.Function` with the runtime and architecture every portguard function has.
+    own grants are refused. The function waits for its policy.
+
+    What every portguard function shares is set here: the runtime and architecture, the package's
+    code and Powertools layer, ``handler``, logging to ``log_group`` at INFO as ``service_name``.
+    ``environment`` adds to that; ``function_props`` (memory, timeout, invocation settings) go
+    to :class:`aws_lambda.Function`.
     """
     role = iam.Role(
         scope,
@@ -211,6 +258,15 @@ def package_function(
         "Function",
         runtime=RUNTIME,
         architecture=lambda_.Architecture.ARM_64,
+        code=package.code,
+        layers=[package.powertools_layer],
+        handler=handler,
+        log_group=log_group,
+        environment={
+            "POWERTOOLS_SERVICE_NAME": service_name,
+            "LOG_LEVEL": "INFO",
+            **(environment or {}),
+        },
         role=role.without_policy_updates(),
         **function_props,
     )
@@ -222,8 +278,8 @@ class PortguardRule(Construct):
     """The function that decides, and the Config rule (or conformance pack) that calls it.
 
     Exposes ``function``, ``role``, ``log_group``, ``key``, ``failure_queue``, ``alarm_topic``,
-    ``alarms``, ``invoke_permission``, ``code`` and ``powertools_layer`` (for other functions of
-    the same package), and either ``rule`` or ``conformance_pack``. What Config deploys for the
+    ``alarms``, ``invoke_permission``, ``package`` (for other functions of the same package), and
+    either ``rule`` or ``conformance_pack``. What Config deploys for the
     rule (the rule, and a remediation configuration with :meth:`add_remediation`) goes where the
     rule is: standalone, or inside the conformance pack's template.
     """
@@ -302,30 +358,25 @@ class PortguardRule(Construct):
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
 
         # One asset and one layer for every function of the package (the rule's, the remediation's).
-        self.code = lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=list(ASSET_EXCLUDE))
-        self.powertools_layer = self._powertools_layer()
+        self.package = FunctionPackage.in_scope(self)
 
         self.function, self.role, self.policy = package_function(
             self,
+            package=self.package,
+            handler=HANDLER,
+            service_name=SERVICE_NAME,
+            log_group=self.log_group,
             role_description="portguard's function: reads security groups, reports to AWS Config",
             policy_description="Exactly what portguard's handler calls",
             statements=self._statements(stack),
+            environment={"POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAME},
             description="portguard: flags security groups open to the internet on high-risk ports",
-            handler=HANDLER,
-            code=self.code,
-            layers=[self.powertools_layer],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
-            log_group=self.log_group,
             reserved_concurrent_executions=settings.reserved_concurrency,
             on_failure=destinations.SqsDestination(self.failure_queue),
             retry_attempts=RETRY_ATTEMPTS,
             max_event_age=MAXIMUM_EVENT_AGE,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAME,
-                "LOG_LEVEL": "INFO",
-            },
         )
 
         # Config's invocations carry the rule's ARN as their source, but that ARN holds an id
@@ -461,25 +512,6 @@ class PortguardRule(Construct):
     def _pack_body(self) -> str:
         """The conformance pack's template (JSON, with this stack's tokens resolved at deploy)."""
         return Stack.of(self).to_json_string({"Resources": self._pack_resources})
-
-    def _powertools_layer(self) -> lambda_.ILayerVersion:
-        accounts = CfnMapping(
-            self,
-            "PowertoolsLayerAccount",
-            mapping={
-                partition: {"account": account}
-                for partition, account in POWERTOOLS_LAYER_ACCOUNTS.items()
-            },
-        )
-        arn = Fn.join(
-            "",
-            [
-                f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:",
-                accounts.find_in_map(Aws.PARTITION, "account"),
-                f":layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
-            ],
-        )
-        return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)
 
     def _statements(self, stack: Stack) -> list[iam.PolicyStatement]:
         """Each action the handler calls, on the narrowest resource IAM allows for it."""
