@@ -42,8 +42,15 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # remediates each non-compliant group itself, with retry limits.
 REMEDIATION = ("off", "manual", "automatic")
 
-SETTING_KEYS = (DEPLOY_AS_KEY, SCHEDULE_KEY, LOG_RETENTION_KEY, ALARM_EMAIL_KEY, CONCURRENCY_KEY,
-                RECORDER_KEY, REMEDIATION_KEY)  # fmt: skip
+SETTING_KEYS = (
+    DEPLOY_AS_KEY,
+    SCHEDULE_KEY,
+    LOG_RETENTION_KEY,
+    ALARM_EMAIL_KEY,
+    CONCURRENCY_KEY,
+    RECORDER_KEY,
+    REMEDIATION_KEY,
+)
 KNOWN_KEYS = (*PARAMETER_KEYS, *SETTING_KEYS)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
@@ -130,8 +137,11 @@ class Settings:
         retention = _integer(context, LOG_RETENTION_KEY, 365)
         if retention not in LOG_RETENTION_DAYS:
             allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-            raise ContextError(LOG_RETENTION_KEY, context[LOG_RETENTION_KEY],
-                               f"CloudWatch Logs keeps logs for one of {allowed} days")  # fmt: skip
+            raise ContextError(
+                LOG_RETENTION_KEY,
+                context[LOG_RETENTION_KEY],
+                f"CloudWatch Logs keeps logs for one of {allowed} days",
+            )
         return cls(
             parameters=parameters,
             deploy_as=_choice(context, DEPLOY_AS_KEY, DEPLOY_AS) or "rule",
@@ -194,9 +204,10 @@ def _check_unprefixed(key: str, value: object) -> None:
     hint = _closest_key(key)
     if hint is not None:
         raise ContextError(
-            key, value, f"portguard reads only keys that start with {CONTEXT_PREFIX} "
-            f"(did you mean {hint}?)"
-        )  # fmt: skip
+            key,
+            value,
+            f"portguard reads only keys that start with {CONTEXT_PREFIX} (did you mean {hint}?)",
+        )
 
 
 def _closest_key(name: str) -> str | None:

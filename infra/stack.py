@@ -47,18 +47,36 @@ class PortguardStack(Stack):
                 deployed.node.add_dependency(self.recorder.delivery_channel)
 
         if self.rule.rule is not None:
-            CfnOutput(self, "RuleName", value=self.rule.rule.ref,
-                      description="The AWS Config rule's name")  # fmt: skip
+            CfnOutput(
+                self, "RuleName", value=self.rule.rule.ref, description="The AWS Config rule's name"
+            )
         if self.rule.conformance_pack is not None:
-            CfnOutput(self, "ConformancePackName", value=self.rule.conformance_pack.ref,
-                      description="The AWS Config conformance pack holding the rule")  # fmt: skip
-        CfnOutput(self, "LogGroupName", value=self.rule.log_group.log_group_name,
-                  description="The function's logs: one ERROR line per failure")  # fmt: skip
-        CfnOutput(self, "AlarmTopicArn", value=self.rule.alarm_topic.topic_arn,
-                  description="Where portguard's alarms notify: subscribe to it, or set "
-                  "portguard:alarmEmail")  # fmt: skip
-        CfnOutput(self, "FailedInvocationsQueueUrl", value=self.rule.failure_queue.queue_url,
-                  description="Events whose evaluation failed after Lambda's retries")  # fmt: skip
+            CfnOutput(
+                self,
+                "ConformancePackName",
+                value=self.rule.conformance_pack.ref,
+                description="The AWS Config conformance pack holding the rule",
+            )
+        CfnOutput(
+            self,
+            "LogGroupName",
+            value=self.rule.log_group.log_group_name,
+            description="The function's logs: one ERROR line per failure",
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.rule.alarm_topic.topic_arn,
+            description=(
+                "Where portguard's alarms notify: subscribe to it, or set portguard:alarmEmail"
+            ),
+        )
+        CfnOutput(
+            self,
+            "FailedInvocationsQueueUrl",
+            value=self.rule.failure_queue.queue_url,
+            description="Events whose evaluation failed after Lambda's retries",
+        )
         CfnOutput(
             self,
             "FunctionName",
