@@ -87,10 +87,10 @@ def _check_whole_days(expiration: Duration) -> None:
         )
 
 
-def _this_recorder(stack: Stack) -> dict[str, dict[str, str]]:
-    """The conditions that bind every grant to Config's service principal to this account's
-    recorder and delivery channel: AWS Config documents that it sets aws:SourceArn to
-    arn:<partition>:config:<region>:<account>:* for the recorder's role, the bucket and the key
+def config_service_conditions(stack: Stack) -> dict[str, dict[str, str]]:
+    """The conditions that bind a grant to Config's service principal to this account's Config
+    in this region: AWS Config documents that it sets aws:SourceAccount, and aws:SourceArn to
+    arn:<partition>:config:<region>:<account>:*, for the recorder's role, the bucket and the key
     ("Permissions for the IAM Role Assigned to AWS Config", "... for the Amazon S3 Bucket",
     "... for the KMS Key")."""
     return {
@@ -135,7 +135,7 @@ class ConfigRecorder(Construct):
         super().__init__(scope, construct_id)
         _check_whole_days(snapshot_expiration)
         stack = Stack.of(self)
-        this_recorder = _this_recorder(stack)
+        this_recorder = config_service_conditions(stack)
         config_principal = iam.ServicePrincipal(CONFIG_PRINCIPAL, conditions=this_recorder)
 
         self.key: kms.IKey = self._key(encryption_key, config_principal)

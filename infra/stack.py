@@ -1,12 +1,15 @@
 """The portguard stack: one unit of deployment holding the rule, its function and, when asked,
-the remediation that Config runs on non-compliant groups."""
+the remediation that Config runs on non-compliant groups; in organization mode, the hub: the
+organization rule, the StackSet of member roles and the organization aggregator."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnOutput, Stack
 
+from infra.organization import MemberRoleStackSet, OrganizationAggregator, member_role_template
 from infra.recorder import ConfigRecorder
 from infra.remediation import PortguardRemediation
 from infra.rule import PortguardRule
@@ -42,9 +45,23 @@ class PortguardStack(Stack):
             self.recorder = ConfigRecorder(self, "ConfigRecorder", encryption_key=self.rule.key)
             # Config rules and packs need a recorder, and CloudFormation starts it only once
             # the delivery channel exists.
-            deployed = self.rule.rule or self.rule.conformance_pack
-            if deployed is not None:
-                deployed.node.add_dependency(self.recorder.delivery_channel)
+            self.rule.deployment.node.add_dependency(self.recorder.delivery_channel)
+        self.member_roles: MemberRoleStackSet | None = None
+        self.aggregator: OrganizationAggregator | None = None
+        if settings.organization is not None:
+            template = member_role_template(
+                settings.organization, context=self.node.get_all_context()
+            )
+            self.member_roles = MemberRoleStackSet(
+                self,
+                "MemberRoles",
+                organization=settings.organization,
+                hub_role=self.rule.role,
+                template_body=json.dumps(template),
+            )
+            # The rule's first evaluations in the members need their roles.
+            self.rule.deployment.node.add_dependency(self.member_roles.stack_set)
+            self.aggregator = OrganizationAggregator(self, "Aggregator")
 
         if self.rule.rule is not None:
             CfnOutput(
@@ -56,6 +73,36 @@ class PortguardStack(Stack):
                 "ConformancePackName",
                 value=self.rule.conformance_pack.ref,
                 description="The AWS Config conformance pack holding the rule",
+            )
+        if self.rule.organization_rule is not None:
+            CfnOutput(
+                self,
+                "OrganizationRuleName",
+                value=self.rule.organization_rule.ref,
+                description="The AWS Config organization rule's name (each member account's "
+                "rule is named OrgConfigRule-<this name>-<suffix>)",
+            )
+        if self.member_roles is not None:
+            CfnOutput(
+                self,
+                "HubRoleArn",
+                value=self.rule.role.role_arn,
+                description="The hub function's role: the HubRoleArn parameter of the member "
+                "role's stack in the management account",
+            )
+            CfnOutput(
+                self,
+                "MemberRoleStackSetId",
+                value=self.member_roles.stack_set.ref,
+                description="The StackSet that deploys the member role to the target OUs",
+            )
+        if self.aggregator is not None:
+            CfnOutput(
+                self,
+                "AggregatorName",
+                value=self.aggregator.aggregator.ref,
+                description="The AWS Config aggregator over the organization: every member's "
+                "results in one place",
             )
         CfnOutput(
             self,
