@@ -15,6 +15,7 @@ silence_end_of_life_banner()
 from aws_cdk import App, Aspects  # noqa: E402
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks  # noqa: E402
 
+from infra.organization import MEMBER_ROLE_STACK_ID, MemberRoleStack  # noqa: E402
 from infra.settings import ContextError, Settings, cdk_json_context  # noqa: E402
 from infra.stack import PortguardStack  # noqa: E402
 
@@ -29,6 +30,9 @@ except ContextError as error:
     # One line that says which key and value, not a traceback through jsii.
     sys.exit(f"portguard: {error}")
 PortguardStack(app, "Portguard", settings=settings)
+if settings.organization is not None:
+    # The member role for the management account, which the StackSet never reaches.
+    MemberRoleStack(app, MEMBER_ROLE_STACK_ID, organization=settings.organization)
 # Gates: any finding of either pack not acknowledged (with its reason) fails the synth.
 Aspects.of(app).add(AwsSolutionsChecks())
 Aspects.of(app).add(HIPAASecurityChecks())

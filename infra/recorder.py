@@ -13,6 +13,8 @@ starts the recorder once the delivery channel exists.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_config as config
 from aws_cdk import aws_iam as iam
@@ -20,6 +22,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 CONFIG_PRINCIPAL = "config.amazonaws.com"
 RECORDED_TYPES = ("AWS::EC2::SecurityGroup",)
@@ -73,6 +78,29 @@ DELIVERY_PREFIX_REASON = (
 )
 
 
+def _check_whole_days(expiration: Duration) -> None:
+    days = expiration.to_days(integral=False)
+    if days < 1 or days != int(days):
+        raise ValueError(
+            "snapshot_expiration must be a whole number of days, at least one; "
+            f"got {expiration.to_human_string()}"
+        )
+
+
+def config_service_conditions(stack: Stack) -> dict[str, dict[str, str]]:
+    """The conditions that bind a grant to Config's service principal to this account's Config
+    in this region: AWS Config documents that it sets aws:SourceAccount, and aws:SourceArn to
+    arn:<partition>:config:<region>:<account>:*, for the recorder's role, the bucket and the key
+    ("Permissions for the IAM Role Assigned to AWS Config", "... for the Amazon S3 Bucket",
+    "... for the KMS Key")."""
+    return {
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:{stack.partition}:config:{stack.region}:{stack.account}:*"
+        },
+    }
+
+
 class ConfigRecorder(Construct):
     """An AWS Config recorder for security groups only, delivering to a bucket of its own.
 
@@ -105,27 +133,24 @@ class ConfigRecorder(Construct):
         encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        days = snapshot_expiration.to_days(integral=False)
-        if days < 1 or days != int(days):
-            raise ValueError(
-                "snapshot_expiration must be a whole number of days, at least one; "
-                f"got {snapshot_expiration.to_human_string()}"
-            )
+        _check_whole_days(snapshot_expiration)
         stack = Stack.of(self)
-        # Every grant to Config's service principal is for this account's recorder and delivery
-        # channel only: AWS Config documents that it sets aws:SourceArn to
-        # arn:<partition>:config:<region>:<account>:* for the recorder's role, the bucket and the
-        # key ("Permissions for the IAM Role Assigned to AWS Config", "... for the Amazon S3
-        # Bucket", "... for the KMS Key").
-        this_recorder = {
-            "StringEquals": {"aws:SourceAccount": stack.account},
-            "ArnLike": {
-                "aws:SourceArn": f"arn:{stack.partition}:config:{stack.region}:{stack.account}:*"
-            },
-        }
+        this_recorder = config_service_conditions(stack)
         config_principal = iam.ServicePrincipal(CONFIG_PRINCIPAL, conditions=this_recorder)
 
-        self.key: kms.IKey = encryption_key or kms.Key(
+        self.key: kms.IKey = self._key(encryption_key, config_principal)
+        self.bucket = self._bucket(snapshot_expiration)
+        delivery_prefix = self.bucket.arn_for_objects(f"AWSLogs/{stack.account}/Config/*")
+        self.bucket_policy = self._let_config_deliver(delivery_prefix, this_recorder)
+        self.role, self.delivery_policy = self._recorder_role(config_principal, delivery_prefix)
+        self.recorder = self._recorder()
+        self.delivery_channel = self._delivery_channel(delivery_frequency)
+        self._acknowledge_nag_findings()
+
+    def _key(self, shared: kms.IKey | None, config_principal: iam.IPrincipal) -> kms.IKey:
+        """The bucket's key (``shared``, or one of its own), which Config's service principal may
+        use for this recorder."""
+        key = shared or kms.Key(
             self,
             "Key",
             description="portguard: encrypts the AWS Config snapshots and history in its bucket",
@@ -134,7 +159,7 @@ class ConfigRecorder(Construct):
         )
         # "Permissions for the KMS Key": if delivery as the role fails, Config retries as its
         # service principal, which then needs the key itself.
-        added = self.key.add_to_resource_policy(
+        added = key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AWSConfigKMSPolicy",
                 principals=[config_principal],
@@ -147,8 +172,11 @@ class ConfigRecorder(Construct):
                 "encryption_key must be a key whose policy this app defines (not imported): "
                 "AWS Config's service principal is added to it"
             )
+        return key
 
-        self.bucket = s3.Bucket(
+    def _bucket(self, expiration: Duration) -> s3.Bucket:
+        """The private, versioned, KMS-encrypted bucket Config delivers to, kept on destroy."""
+        return s3.Bucket(
             self,
             "Bucket",
             encryption=s3.BucketEncryption.KMS,
@@ -163,18 +191,21 @@ class ConfigRecorder(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-config-history",
-                    expiration=snapshot_expiration,
-                    noncurrent_version_expiration=snapshot_expiration,
+                    expiration=expiration,
+                    noncurrent_version_expiration=expiration,
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
             # It holds the compliance history: deleting the stack must not delete the evidence.
             removal_policy=RemovalPolicy.RETAIN,
         )
-        delivery_prefix = self.bucket.arn_for_objects(f"AWSLogs/{stack.account}/Config/*")
 
-        # "Permissions for the Amazon S3 Bucket for the AWS Config Delivery Channel": the
-        # statements the Config console adds, so delivery also works as the service principal.
+    def _let_config_deliver(
+        self, delivery_prefix: str, this_recorder: Mapping[str, Mapping[str, str]]
+    ) -> s3.BucketPolicy:
+        """The bucket policy: "Permissions for the Amazon S3 Bucket for the AWS Config Delivery
+        Channel", the statements the Config console adds, so delivery also works as the service
+        principal; retained with the bucket."""
         for sid, action, resource, extra in (
             ("AWSConfigBucketPermissionsCheck", "s3:GetBucketAcl", self.bucket.bucket_arn, {}),
             ("AWSConfigBucketExistenceCheck", "s3:ListBucket", self.bucket.bucket_arn, {}),
@@ -203,9 +234,14 @@ class ConfigRecorder(Construct):
         if bucket_policy is None:  # add_to_resource_policy made it
             raise TypeError("the bucket has no policy")
         bucket_policy.apply_removal_policy(RemovalPolicy.RETAIN)
-        self.bucket_policy = bucket_policy
+        return bucket_policy
 
-        self.role = iam.Role(
+    def _recorder_role(
+        self, config_principal: iam.IPrincipal, delivery_prefix: str
+    ) -> tuple[iam.Role, iam.ManagedPolicy]:
+        """The role the recorder runs as: AWS's documented managed policy, and a policy of ours
+        that writes to this bucket's delivery prefix with this key only."""
+        role = iam.Role(
             self,
             "Role",
             description="portguard: the AWS Config recorder's role (records security groups)",
@@ -216,11 +252,11 @@ class ConfigRecorder(Construct):
         # "IAM Role Policy for KMS Key"). A customer managed policy, not an inline one: HIPAA's
         # IAMNoInlinePolicy. No s3:PutObjectAcl: the bucket enforces its ownership, so ACLs are
         # disabled (AWS documents that one for a bucket in another account).
-        self.delivery_policy = iam.ManagedPolicy(
+        delivery_policy = iam.ManagedPolicy(
             self,
             "DeliveryPolicy",
             description="portguard: lets the AWS Config recorder's role write to its bucket",
-            roles=[self.role],
+            roles=[role],
             statements=[
                 iam.PolicyStatement(
                     actions=["s3:PutObject"],
@@ -237,8 +273,11 @@ class ConfigRecorder(Construct):
                 ),
             ],
         )
+        return role, delivery_policy
 
-        self.recorder = config.CfnConfigurationRecorder(
+    def _recorder(self) -> config.CfnConfigurationRecorder:
+        """The recorder: security groups only, continuously."""
+        return config.CfnConfigurationRecorder(
             self,
             "Recorder",
             role_arn=self.role.role_arn,
@@ -256,23 +295,27 @@ class ConfigRecorder(Construct):
             ),
         )
 
-        self.delivery_channel = config.CfnDeliveryChannel(
+    def _delivery_channel(
+        self, frequency: config.MaximumExecutionFrequency
+    ) -> config.CfnDeliveryChannel:
+        """The delivery channel to the bucket, created once the recorder and every permission it
+        needs exist."""
+        channel = config.CfnDeliveryChannel(
             self,
             "DeliveryChannel",
             s3_bucket_name=self.bucket.bucket_name,
             s3_kms_key_arn=self.key.key_arn,
             config_snapshot_delivery_properties=(
                 config.CfnDeliveryChannel.ConfigSnapshotDeliveryPropertiesProperty(
-                    delivery_frequency=DELIVERY_FREQUENCIES[delivery_frequency]
+                    delivery_frequency=DELIVERY_FREQUENCIES[frequency]
                 )
             ),
         )
         # A delivery channel needs a recorder to exist first; Config checks that it can write to
         # the bucket when the channel is created, so the permissions must be in place by then.
-        self.delivery_channel.add_resource_dependency(self.recorder)
-        self.delivery_channel.node.add_dependency(self.bucket_policy, self.delivery_policy)
-
-        self._acknowledge_nag_findings()
+        channel.add_resource_dependency(self.recorder)
+        channel.node.add_dependency(self.bucket_policy, self.delivery_policy)
+        return channel
 
     def _acknowledge_nag_findings(self) -> None:
         """Acknowledge, each with its reason, the cdk-nag findings this construct cannot fix.

@@ -19,7 +19,6 @@ document to the rule (``portguard:remediation`` = ``manual`` or ``automatic``).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Aws, Duration, Stack
@@ -35,6 +34,7 @@ from infra.rule import (
     package_function,
     read_prefix_lists,
 )
+from infra.settings import input_parameters_json
 from portguard.definition import (
     GROUP_ID_PATTERN,
     REMEDIATION_PARAMETERS_VARIABLE,
@@ -219,23 +219,20 @@ class PortguardRemediation(Construct):
         )
         self.function, self.role, self.policy = package_function(
             self,
+            package=rule.package,
+            handler=HANDLER,
+            service_name=SERVICE_NAME,
+            log_group=self.log_group,
             role_description="portguard's remediation function: closes a group's high-risk ports",
             policy_description="Exactly what portguard's remediation handler calls",
             statements=self._statements(stack),
+            # The rule's InputParameters, as the rule receives them.
+            environment={
+                REMEDIATION_PARAMETERS_VARIABLE: input_parameters_json(settings.parameters)
+            },
             description="portguard: closes a security group's high-risk ports to the internet",
-            handler=HANDLER,
-            code=rule.code,
-            layers=[rule.powertools_layer],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
-            log_group=self.log_group,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "LOG_LEVEL": "INFO",
-                REMEDIATION_PARAMETERS_VARIABLE: json.dumps(
-                    settings.parameters.as_input_parameters()
-                ),
-            },
         )
 
         self.document = ssm.CfnDocument(

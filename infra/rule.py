@@ -14,6 +14,7 @@ Everything here is written for a careful security team:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,12 +33,19 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from portguard.definition import config_rule_properties
+from infra.settings import input_parameters_json
+from portguard.definition import (
+    DEPLOYMENT_VARIABLE,
+    MEMBER_ROLE_NAME_VARIABLE,
+    ORGANIZATION_DEPLOYMENT,
+    config_rule_properties,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from infra.settings import Settings
+    from infra.settings import Organization, Settings
+    from portguard.parameters import RuleParameters
 
 # The Lambda asset root: `lambda/` holds the `portguard` package (and nothing else is shipped).
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
@@ -163,6 +171,17 @@ PREFIX_LISTS_ACKNOWLEDGEMENT = NagPackSuppression(
 """cdk-nag's acknowledgement of :func:`read_prefix_lists`' wildcard."""
 
 
+def assume_member_roles(stack: Stack, organization: Organization) -> iam.PolicyStatement:
+    """The hub function may assume the member role of any account of the organization, and no
+    role outside it: aws:ResourceOrgID is the organization of the account that owns the role."""
+    return iam.PolicyStatement(
+        sid="AssumeMemberRoles",
+        actions=["sts:AssumeRole"],
+        resources=[f"arn:{stack.partition}:iam::*:role/{organization.member_role_name}"],
+        conditions={"StringEquals": {"aws:ResourceOrgID": organization.organization_id}},
+    )
+
+
 def encrypted_log_group(
     scope: Construct, construct_id: str, *, name: str, key: kms.IKey, retention_days: int
 ) -> logs.LogGroup:
@@ -183,19 +202,65 @@ def encrypted_log_group(
     return log_group
 
 
+@dataclass(frozen=True, slots=True)
+class FunctionPackage:
+    """The ``portguard`` package as every one of its functions runs it: one code asset (``lambda/``)
+    and the public Powertools layer. Build it once per stack with :meth:`in_scope`."""
+
+    code: lambda_.Code
+    powertools_layer: lambda_.ILayerVersion
+
+    @classmethod
+    def in_scope(cls, scope: Construct) -> FunctionPackage:
+        """The asset and the layer (``PowertoolsLayer``, with its ``PowertoolsLayerAccount``
+        mapping) in ``scope``. The stack is region- and partition-agnostic, so the layer's ARN
+        is resolved at deploy from the partition's publishing account."""
+        accounts = CfnMapping(
+            scope,
+            "PowertoolsLayerAccount",
+            mapping={
+                partition: {"account": account}
+                for partition, account in POWERTOOLS_LAYER_ACCOUNTS.items()
+            },
+        )
+        arn = Fn.join(
+            "",
+            [
+                f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:",
+                accounts.find_in_map(Aws.PARTITION, "account"),
+                f":layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
+            ],
+        )
+        return cls(
+            code=lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=list(ASSET_EXCLUDE)),
+            powertools_layer=lambda_.LayerVersion.from_layer_version_arn(
+                scope, "PowertoolsLayer", arn
+            ),
+        )
+
+
 def package_function(
     scope: Construct,
     *,
+    package: FunctionPackage,
+    handler: str,
+    service_name: str,
+    log_group: logs.ILogGroup,
     role_description: str,
     policy_description: str,
     statements: list[iam.PolicyStatement],
+    environment: Mapping[str, str] | None = None,
     **function_props: Any,
 ) -> tuple[lambda_.Function, iam.Role, iam.ManagedPolicy]:
     """A function of the ``portguard`` package (``Function`` in ``scope``) with its own role
     (``Role``): assumed by Lambda, carrying one customer-managed policy (``Policy``) of
     ``statements`` and nothing else: no AWS managed policy, and no inline policy, since CDK's
-    own grants are refused. The function waits for its policy. ``function_props`` go to
-    :class:`aws_lambda.Function` with the runtime and architecture every portguard function has.
+    own grants are refused. The function waits for its policy.
+
+    What every portguard function shares is set here: the runtime and architecture, the package's
+    code and Powertools layer, ``handler``, logging to ``log_group`` at INFO as ``service_name``.
+    ``environment`` adds to that; ``function_props`` (memory, timeout, invocation settings) go
+    to :class:`aws_lambda.Function`.
     """
     role = iam.Role(
         scope,
@@ -211,6 +276,15 @@ def package_function(
         "Function",
         runtime=RUNTIME,
         architecture=lambda_.Architecture.ARM_64,
+        code=package.code,
+        layers=[package.powertools_layer],
+        handler=handler,
+        log_group=log_group,
+        environment={
+            "POWERTOOLS_SERVICE_NAME": service_name,
+            "LOG_LEVEL": "INFO",
+            **(environment or {}),
+        },
         role=role.without_policy_updates(),
         **function_props,
     )
@@ -219,13 +293,16 @@ def package_function(
 
 
 class PortguardRule(Construct):
-    """The function that decides, and the Config rule (or conformance pack) that calls it.
+    """The function that decides, and the Config rule (a standalone rule, a conformance pack, or
+    an organization rule) that calls it.
 
     Exposes ``function``, ``role``, ``log_group``, ``key``, ``failure_queue``, ``alarm_topic``,
-    ``alarms``, ``invoke_permission``, ``code`` and ``powertools_layer`` (for other functions of
-    the same package), and either ``rule`` or ``conformance_pack``. What Config deploys for the
-    rule (the rule, and a remediation configuration with :meth:`add_remediation`) goes where the
-    rule is: standalone, or inside the conformance pack's template.
+    ``alarms``, ``invoke_permission``, ``package`` (for other functions of the same package), and
+    one of ``rule``, ``conformance_pack`` or ``organization_rule`` (also as ``deployment``). What
+    Config deploys for the rule (the rule, and a remediation configuration with
+    :meth:`add_remediation`) goes where the rule is: standalone, or inside the conformance pack's
+    template. In organization mode the function is the hub: it reports for each member account
+    through the member role (``PORTGUARD_DEPLOYMENT`` and ``PORTGUARD_MEMBER_ROLE_NAME``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
@@ -302,91 +379,165 @@ class PortguardRule(Construct):
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
 
         # One asset and one layer for every function of the package (the rule's, the remediation's).
-        self.code = lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=list(ASSET_EXCLUDE))
-        self.powertools_layer = self._powertools_layer()
+        self.package = FunctionPackage.in_scope(self)
 
         self.function, self.role, self.policy = package_function(
             self,
+            package=self.package,
+            handler=HANDLER,
+            service_name=SERVICE_NAME,
+            log_group=self.log_group,
             role_description="portguard's function: reads security groups, reports to AWS Config",
             policy_description="Exactly what portguard's handler calls",
-            statements=self._statements(stack),
+            statements=self._statements(stack, settings),
+            environment=self._environment(settings),
             description="portguard: flags security groups open to the internet on high-risk ports",
-            handler=HANDLER,
-            code=self.code,
-            layers=[self.powertools_layer],
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
-            log_group=self.log_group,
             reserved_concurrent_executions=settings.reserved_concurrency,
             on_failure=destinations.SqsDestination(self.failure_queue),
             retry_attempts=RETRY_ATTEMPTS,
             max_event_age=MAXIMUM_EVENT_AGE,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAME,
-                "LOG_LEVEL": "INFO",
-            },
         )
 
-        # Config's invocations carry the rule's ARN as their source, but that ARN holds an id
-        # Config generates (config-rule/config-rule-ab12cd), known only once the rule exists, and
-        # the rule needs this permission first: a SourceArn here would be a cycle (and in
-        # conformance-pack mode Config creates the rule itself). So this account only.
-        self.invoke_permission = lambda_.CfnPermission(
-            self,
-            "ConfigInvoke",
-            action="lambda:InvokeFunction",
-            function_name=self.function.function_arn,
-            principal="config.amazonaws.com",
-            source_account=Aws.ACCOUNT_ID,
-        )
+        self.invoke_permission = self._config_invoke_permission(settings)
 
         self.alarms: list[cloudwatch.Alarm] = []
         self.rule: config.CfnConfigRule | None = None
         self.conformance_pack: config.CfnConformancePack | None = None
+        self.organization_rule: config.CfnOrganizationConfigRule | None = None
+        # The one definition of the rule, whichever way it is deployed.
         rule_properties = config_rule_properties(
             self.function.function_arn, settings.parameters, schedule=settings.schedule
         )
         # The conformance pack's template: its resources by logical id, rendered by _pack_body().
         self._pack_resources: dict[str, dict[str, Any]] = {}
         if settings.deploy_as == "conformance-pack":
-            self._pack_resources[PACK_RULE_ID] = {
-                "Type": "AWS::Config::ConfigRule",
-                "Properties": rule_properties,
-            }
-            self.conformance_pack = config.CfnConformancePack(
-                self,
-                "ConformancePack",
-                conformance_pack_name=CONFORMANCE_PACK_NAME,
-                template_body=self._pack_body(),
+            self.conformance_pack = self._conformance_pack(rule_properties)
+        elif settings.organization is not None:
+            self.organization_rule = self._organization_rule(
+                rule_properties, settings.parameters, settings.organization
             )
-            self.conformance_pack.node.add_dependency(self.invoke_permission)
         else:
-            self.rule = config.CfnConfigRule(
-                self,
-                "Rule",
-                config_rule_name=rule_properties["ConfigRuleName"],
-                description=rule_properties["Description"],
-                source=config.CfnConfigRule.SourceProperty(
-                    owner="CUSTOM_LAMBDA",
-                    source_identifier=self.function.function_arn,
-                    source_details=[
-                        config.CfnConfigRule.SourceDetailProperty(
-                            event_source=detail["EventSource"],
-                            message_type=detail["MessageType"],
-                            maximum_execution_frequency=detail.get("MaximumExecutionFrequency"),
-                        )
-                        for detail in rule_properties["Source"]["SourceDetails"]
-                    ],
-                ),
-                scope=config.CfnConfigRule.ScopeProperty(
-                    compliance_resource_types=rule_properties["Scope"]["ComplianceResourceTypes"]
-                ),
-                input_parameters=rule_properties["InputParameters"],
-            )
-            self.rule.node.add_dependency(self.invoke_permission)
+            self.rule = self._standalone_rule(rule_properties)
+        self.deployment.node.add_dependency(self.invoke_permission)
         self._add_rule_alarms(settings)
         self._acknowledge(settings)
+
+    @property
+    def deployment(self) -> CfnResource:
+        """What deploys the rule: the standalone rule, the conformance pack or the organization
+        rule. Whatever the rule needs first (its recorder, the member roles) goes before it."""
+        deployed = self.rule or self.conformance_pack or self.organization_rule
+        assert deployed is not None  # noqa: S101 - __init__ always deploys one
+        return deployed
+
+    def _config_invoke_permission(self, settings: Settings) -> lambda_.CfnPermission:
+        """AWS Config's permission to invoke the function."""
+        if settings.organization is None:
+            # Config's invocations carry the rule's ARN as their source, but that ARN holds an id
+            # Config generates (config-rule/config-rule-ab12cd), known only once the rule exists,
+            # and the rule needs this permission first: a SourceArn here would be a cycle (and in
+            # conformance-pack mode Config creates the rule itself). So this account only.
+            return lambda_.CfnPermission(
+                self,
+                "ConfigInvoke",
+                action="lambda:InvokeFunction",
+                function_name=self.function.function_arn,
+                principal="config.amazonaws.com",
+                source_account=Aws.ACCOUNT_ID,
+            )
+        # An organization rule is a rule in every member account, and Config invokes the hub on
+        # behalf of each: the invocation's source account is the member's, its source ARN the
+        # member's rule (created by Config, named only at run time). Lambda's permissions offer no
+        # condition that limits a service principal to an organization (PrincipalOrgID matches
+        # the caller's organization, and Config's service principal belongs to none), so any
+        # account's Config rule that names this function's ARN can invoke it.
+        # What makes such a foreign invocation harmless: its event names the foreign account
+        # (Config writes the account id and the rule's ARN), and the hub reports for an account
+        # only through that account's member role. Its own role may assume member roles only
+        # inside the organization (aws:ResourceOrgID), and only the accounts the StackSet reached
+        # have a member role that trusts it (aws:PrincipalOrgID); the handler also refuses an
+        # event whose account ids disagree. So a foreign event fails, posts nothing, and ends in
+        # the failure queue, which raises an alarm.
+        # What makes it cheap: reserved concurrency (10 by default in this mode) caps how much of
+        # the function can run at once, and so what a flood of foreign invocations can cost.
+        return lambda_.CfnPermission(
+            self,
+            "ConfigInvoke",
+            action="lambda:InvokeFunction",
+            function_name=self.function.function_arn,
+            principal="config.amazonaws.com",
+        )
+
+    def _standalone_rule(self, rule_properties: Mapping[str, Any]) -> config.CfnConfigRule:
+        """The ``AWS::Config::ConfigRule`` of this account."""
+        return config.CfnConfigRule(
+            self,
+            "Rule",
+            config_rule_name=rule_properties["ConfigRuleName"],
+            description=rule_properties["Description"],
+            source=config.CfnConfigRule.SourceProperty(
+                owner="CUSTOM_LAMBDA",
+                source_identifier=self.function.function_arn,
+                source_details=[
+                    config.CfnConfigRule.SourceDetailProperty(
+                        event_source=detail["EventSource"],
+                        message_type=detail["MessageType"],
+                        maximum_execution_frequency=detail.get("MaximumExecutionFrequency"),
+                    )
+                    for detail in rule_properties["Source"]["SourceDetails"]
+                ],
+            ),
+            scope=config.CfnConfigRule.ScopeProperty(
+                compliance_resource_types=rule_properties["Scope"]["ComplianceResourceTypes"]
+            ),
+            input_parameters=rule_properties["InputParameters"],
+        )
+
+    def _conformance_pack(self, rule_properties: Mapping[str, Any]) -> config.CfnConformancePack:
+        """The conformance pack holding the rule (Config creates the rule from its template)."""
+        self._pack_resources[PACK_RULE_ID] = {
+            "Type": "AWS::Config::ConfigRule",
+            "Properties": rule_properties,
+        }
+        return config.CfnConformancePack(
+            self,
+            "ConformancePack",
+            conformance_pack_name=CONFORMANCE_PACK_NAME,
+            template_body=self._pack_body(),
+        )
+
+    def _organization_rule(
+        self,
+        rule_properties: Mapping[str, Any],
+        parameters: RuleParameters,
+        organization: Organization,
+    ) -> config.CfnOrganizationConfigRule:
+        """The ``AWS::Config::OrganizationConfigRule``: the same rule, which Config creates in
+        every member account (but the excluded ones), each invoking this function."""
+        details = rule_properties["Source"]["SourceDetails"]
+        frequency = next(
+            d["MaximumExecutionFrequency"] for d in details if "MaximumExecutionFrequency" in d
+        )
+        return config.CfnOrganizationConfigRule(
+            self,
+            "OrganizationRule",
+            organization_config_rule_name=rule_properties["ConfigRuleName"],
+            organization_custom_rule_metadata=(
+                config.CfnOrganizationConfigRule.OrganizationCustomRuleMetadataProperty(
+                    lambda_function_arn=rule_properties["Source"]["SourceIdentifier"],
+                    description=rule_properties["Description"],
+                    organization_config_rule_trigger_types=[d["MessageType"] for d in details],
+                    maximum_execution_frequency=frequency,
+                    resource_types_scope=rule_properties["Scope"]["ComplianceResourceTypes"],
+                    # A JSON string here (the standalone rule's is an object): the one whose
+                    # length the settings checked against Config's limit.
+                    input_parameters=input_parameters_json(parameters),
+                )
+            ),
+            excluded_accounts=list(organization.excluded_accounts) or None,
+        )
 
     def add_alarm(
         self,
@@ -442,7 +593,8 @@ class PortguardRule(Construct):
             }
             self.conformance_pack.template_body = self._pack_body()
             return self.conformance_pack
-        assert self.rule is not None  # noqa: S101 - one of the two is always deployed
+        if self.rule is None:  # Settings refuse remediation in organization mode
+            raise ValueError("an organization rule takes no remediation configuration")
         remediation = config.CfnRemediationConfiguration(
             scope,
             "RemediationConfiguration",
@@ -462,27 +614,22 @@ class PortguardRule(Construct):
         """The conformance pack's template (JSON, with this stack's tokens resolved at deploy)."""
         return Stack.of(self).to_json_string({"Resources": self._pack_resources})
 
-    def _powertools_layer(self) -> lambda_.ILayerVersion:
-        accounts = CfnMapping(
-            self,
-            "PowertoolsLayerAccount",
-            mapping={
-                partition: {"account": account}
-                for partition, account in POWERTOOLS_LAYER_ACCOUNTS.items()
-            },
-        )
-        arn = Fn.join(
-            "",
-            [
-                f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:",
-                accounts.find_in_map(Aws.PARTITION, "account"),
-                f":layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
-            ],
-        )
-        return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)
+    @staticmethod
+    def _environment(settings: Settings) -> dict[str, str]:
+        """The function's own environment; in organization mode, what makes it the hub."""
+        environment = {"POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAME}
+        if settings.organization is not None:
+            environment[DEPLOYMENT_VARIABLE] = ORGANIZATION_DEPLOYMENT
+            environment[MEMBER_ROLE_NAME_VARIABLE] = settings.organization.member_role_name
+        return environment
 
-    def _statements(self, stack: Stack) -> list[iam.PolicyStatement]:
-        """Each action the handler calls, on the narrowest resource IAM allows for it."""
+    def _statements(self, stack: Stack, settings: Settings) -> list[iam.PolicyStatement]:
+        """Each action the handler calls, on the narrowest resource IAM allows for it; in
+        organization mode, also the member roles it assumes (its own account's groups are
+        evaluated with its own credentials, so everything else stays)."""
+        organization = (
+            [assume_member_roles(stack, settings.organization)] if settings.organization else []
+        )
         return [
             iam.PolicyStatement(
                 sid="ReportToConfig",
@@ -512,6 +659,7 @@ class PortguardRule(Construct):
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[self.key.key_arn],
             ),
+            *organization,
         ]
 
     def _add_rule_alarms(self, settings: Settings) -> None:
@@ -550,9 +698,7 @@ class PortguardRule(Construct):
         # It ends by itself once invocations resume: say so, too. Created after the rule, whose
         # creation makes Config evaluate at once.
         heartbeat.add_ok_action(cloudwatch_actions.SnsAction(self.alarm_topic))
-        deployed = self.rule or self.conformance_pack
-        if deployed is not None:
-            heartbeat.node.add_dependency(deployed)
+        heartbeat.node.add_dependency(self.deployment)
         self.add_alarm(
             self,
             "FailedInvocationsAlarm",
@@ -585,6 +731,26 @@ class PortguardRule(Construct):
             ),
         )
 
+    @staticmethod
+    def _organization_acknowledgements(settings: Settings) -> list[NagPackSuppression]:
+        if settings.organization is None:
+            return []
+        return [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                applies_to=[
+                    "Resource::arn:<AWS::Partition>:iam::*:role/"
+                    f"{settings.organization.member_role_name}"
+                ],
+                reason=(
+                    "The hub reports for every member account of the organization, and accounts "
+                    "join and leave: the account cannot be named. The role name is fixed, and "
+                    "aws:ResourceOrgID limits the statement to roles in accounts of the "
+                    "organization."
+                ),
+            )
+        ]
+
     def _acknowledge(self, settings: Settings) -> None:
         """cdk-nag findings that are right for other workloads and wrong for this one."""
         NagSuppressions.add_resource_suppressions(
@@ -600,6 +766,7 @@ class PortguardRule(Construct):
                     ),
                 ),
                 PREFIX_LISTS_ACKNOWLEDGEMENT,
+                *self._organization_acknowledgements(settings),
             ],
         )
         function_acks = [

@@ -19,7 +19,7 @@ from portguard.errors import InvalidParameterError
 from portguard.parameters import KNOWN_PARAMETERS, RuleParameters, parse_rule_parameters
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 CONTEXT_PREFIX = "portguard:"
@@ -27,6 +27,11 @@ CONTEXT_PREFIX = "portguard:"
 # The rule's InputParameters, each read from `portguard:<name>`.
 PARAMETER_KEYS: Mapping[str, str] = {f"{CONTEXT_PREFIX}{name}": name for name in KNOWN_PARAMETERS}
 DEPLOY_AS_KEY = f"{CONTEXT_PREFIX}deployAs"
+ORGANIZATION_ID_KEY = f"{CONTEXT_PREFIX}organizationId"
+ORGANIZATION_TARGETS_KEY = f"{CONTEXT_PREFIX}organizationTargets"
+MEMBER_ROLE_NAME_KEY = f"{CONTEXT_PREFIX}memberRoleName"
+EXCLUDED_ACCOUNTS_KEY = f"{CONTEXT_PREFIX}excludedAccounts"
+DEPLOY_FROM_KEY = f"{CONTEXT_PREFIX}deployFrom"
 SCHEDULE_KEY = f"{CONTEXT_PREFIX}schedule"
 LOG_RETENTION_KEY = f"{CONTEXT_PREFIX}logRetentionDays"
 ALARM_EMAIL_KEY = f"{CONTEXT_PREFIX}alarmEmail"
@@ -34,7 +39,20 @@ CONCURRENCY_KEY = f"{CONTEXT_PREFIX}reservedConcurrency"
 RECORDER_KEY = f"{CONTEXT_PREFIX}createRecorder"
 REMEDIATION_KEY = f"{CONTEXT_PREFIX}remediation"
 
-DEPLOY_AS = ("rule", "conformance-pack")
+DEPLOY_AS = ("rule", "conformance-pack", "organization")
+# The account an organization deployment runs from: AWS Config's and CloudFormation StackSets'
+# delegated administrator (a member account), or the organization's management account.
+DEPLOY_FROM = ("delegated-administrator", "management-account")
+DEFAULT_MEMBER_ROLE_NAME = "portguard-member"
+# Reserved concurrency in organization mode unless portguard:reservedConcurrency says otherwise:
+# the cost cap on a function any account's Config may invoke (see infra/rule.py), and room for
+# every member's periodic sweep (a few seconds each) well within Lambda's 6 hours of retries.
+ORGANIZATION_RESERVED_CONCURRENCY = 10
+# AWS Config's limit on a rule's InputParameters (ConfigRule and OrganizationCustomRuleMetadata
+# alike: StringWithCharLimit1024 in the Config API model).
+INPUT_PARAMETERS_LIMIT = 1024
+# ExcludedAccounts: at most 1,000 account ids (the Config API model).
+MAXIMUM_EXCLUDED_ACCOUNTS = 1000
 # The retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)  # fmt: skip
@@ -42,11 +60,35 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # remediates each non-compliant group itself, with retry limits.
 REMEDIATION = ("off", "manual", "automatic")
 
-SETTING_KEYS = (DEPLOY_AS_KEY, SCHEDULE_KEY, LOG_RETENTION_KEY, ALARM_EMAIL_KEY, CONCURRENCY_KEY,
-                RECORDER_KEY, REMEDIATION_KEY)  # fmt: skip
+# The keys that mean something only when deploying for an organization.
+ORGANIZATION_KEYS = (
+    ORGANIZATION_ID_KEY,
+    ORGANIZATION_TARGETS_KEY,
+    MEMBER_ROLE_NAME_KEY,
+    EXCLUDED_ACCOUNTS_KEY,
+    DEPLOY_FROM_KEY,
+)
+SETTING_KEYS = (
+    DEPLOY_AS_KEY,
+    SCHEDULE_KEY,
+    LOG_RETENTION_KEY,
+    ALARM_EMAIL_KEY,
+    CONCURRENCY_KEY,
+    RECORDER_KEY,
+    REMEDIATION_KEY,
+    *ORGANIZATION_KEYS,
+)
 KNOWN_KEYS = (*PARAMETER_KEYS, *SETTING_KEYS)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
+# The patterns AWS Organizations and IAM document (and CloudFormation's schemas repeat).
+_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
+_ORGANIZATIONAL_UNIT_ID = re.compile(r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}")
+_ROOT_ID = re.compile(r"r-[a-z0-9]{4,32}")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+# A role name without a path: it is written into arn:<partition>:iam::<account>:role/<name>.
+_ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+_LIST_SEPARATORS = re.compile(r"[,\s]+")
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, object]:
@@ -62,13 +104,42 @@ def cdk_json_context(path: Path = CDK_JSON) -> dict[str, object]:
 
 
 class ContextError(ValueError):
-    """A `portguard:*` CDK context value is not valid; the message names the key and the value."""
+    """A `portguard:*` CDK context value is not valid, or a required one is missing (``value``
+    None); the message names the key and the value."""
 
     def __init__(self, key: str, value: object, reason: str) -> None:
         self.key = key
         self.value = value
         self.reason = reason
-        super().__init__(f"invalid CDK context {key}={value!r}: {reason}")
+        if value is None:  # context never holds None: the app drops such keys
+            super().__init__(f"missing CDK context {key}: {reason}")
+        else:
+            super().__init__(f"invalid CDK context {key}={value!r}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """Where an organization deployment reaches, read from the organization-only keys."""
+
+    organization_id: str
+    """``o-...``: the member role trusts only the hub's role inside it, and the hub assumes
+    member roles only inside it."""
+    targets: tuple[str, ...]
+    """The organizational units (``ou-...``) or root (``r-...``) whose accounts get the member
+    role from the StackSet, now and as accounts join."""
+    member_role_name: str = DEFAULT_MEMBER_ROLE_NAME
+    """The role the hub assumes in each member account: deployment configuration, never a rule
+    parameter."""
+    excluded_accounts: tuple[str, ...] = ()
+    """Accounts the organization rule skips."""
+    deploy_from: str = "delegated-administrator"
+    """``delegated-administrator`` or ``management-account``: who creates the StackSet."""
+
+    @property
+    def stack_set_call_as(self) -> str:
+        """The StackSet's CallAs: a delegated administrator acts as ``DELEGATED_ADMIN``, the
+        management account as ``SELF``."""
+        return "DELEGATED_ADMIN" if self.deploy_from == "delegated-administrator" else "SELF"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +148,23 @@ class Settings:
 
     parameters: RuleParameters
     deploy_as: str = "rule"
-    """``rule``: a standalone Config rule; ``conformance-pack``: the same rule inside a pack."""
+    """``rule``: a standalone Config rule; ``conformance-pack``: the same rule inside a pack;
+    ``organization``: an organization rule whose hub function reports for every member."""
     schedule: str = "TwentyFour_Hours"
     """How often Config runs the periodic sweep (its MaximumExecutionFrequency)."""
     log_retention_days: int = 365
     alarm_email: str | None = None
     """Subscribed to the alarm topic when set (AWS sends a confirmation email first)."""
     reserved_concurrency: int | None = None
-    """Reserved concurrent executions for the function; unset, it shares the account's pool."""
+    """Reserved concurrent executions for the function; unset, it shares the account's pool.
+    In organization mode it defaults to ``ORGANIZATION_RESERVED_CONCURRENCY``."""
     create_recorder: bool = False
     """Also deploy a Config recorder limited to security groups, for an account with none."""
     remediation: str = "off"
     """``off``; ``manual`` or ``automatic``: the remediation document and function, and the rule's
     remediation configuration (a Remediate action, or automatic remediation with retry limits)."""
+    organization: Organization | None = None
+    """Set exactly when ``deploy_as`` is ``organization``."""
 
     @classmethod
     def from_context(cls, scope: Construct | Node) -> Settings:
@@ -119,6 +194,7 @@ class Settings:
             raise ContextError(
                 f"{CONTEXT_PREFIX}{error.name}", error.value, error.reason
             ) from error
+        _check_input_parameters_length(parameters, context)
         email = context.get(ALARM_EMAIL_KEY)
         if email is not None and not (isinstance(email, str) and _EMAIL.match(email.strip())):
             raise ContextError(ALARM_EMAIL_KEY, email, "expected an email address")
@@ -130,18 +206,169 @@ class Settings:
         retention = _integer(context, LOG_RETENTION_KEY, 365)
         if retention not in LOG_RETENTION_DAYS:
             allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-            raise ContextError(LOG_RETENTION_KEY, context[LOG_RETENTION_KEY],
-                               f"CloudWatch Logs keeps logs for one of {allowed} days")  # fmt: skip
+            raise ContextError(
+                LOG_RETENTION_KEY,
+                context[LOG_RETENTION_KEY],
+                f"CloudWatch Logs keeps logs for one of {allowed} days",
+            )
+        deploy_as = _choice(context, DEPLOY_AS_KEY, DEPLOY_AS) or "rule"
+        remediation = _choice(context, REMEDIATION_KEY, REMEDIATION) or "off"
+        organization = None
+        if deploy_as == "organization":
+            organization = _organization(context)
+            if remediation != "off":
+                raise ContextError(
+                    REMEDIATION_KEY,
+                    context[REMEDIATION_KEY],
+                    f"not available with {DEPLOY_AS_KEY}=organization: the remediation "
+                    "configuration, document and function act on this account's rule and groups "
+                    "only, while the organization rule runs in every member account (remediate "
+                    "a member's groups with `portguard remediate` and that account's credentials)",
+                )
+            if concurrency is None:
+                concurrency = ORGANIZATION_RESERVED_CONCURRENCY
+        else:
+            _refuse_organization_keys(context, deploy_as)
         return cls(
             parameters=parameters,
-            deploy_as=_choice(context, DEPLOY_AS_KEY, DEPLOY_AS) or "rule",
+            deploy_as=deploy_as,
             schedule=_choice(context, SCHEDULE_KEY, SCHEDULES) or "TwentyFour_Hours",
             log_retention_days=retention or 365,
             alarm_email=email.strip() if isinstance(email, str) else None,
             reserved_concurrency=concurrency,
             create_recorder=_boolean(context, RECORDER_KEY),
-            remediation=_choice(context, REMEDIATION_KEY, REMEDIATION) or "off",
+            remediation=remediation,
+            organization=organization,
         )
+
+
+def input_parameters_json(parameters: RuleParameters) -> str:
+    """The rule's InputParameters as the JSON string Config receives (``json.dumps``' spacing,
+    the longer of the usual ones, so that the length checked at synth is never an underestimate).
+    """
+    return json.dumps(parameters.as_input_parameters())
+
+
+def _check_input_parameters_length(
+    parameters: RuleParameters, context: Mapping[str, object]
+) -> None:
+    """Refuse parameters whose JSON exceeds Config's limit, naming the longest parameter's key:
+    CloudFormation would fail the deploy with a generic validation error instead."""
+    text = input_parameters_json(parameters)
+    if len(text) <= INPUT_PARAMETERS_LIMIT:
+        return
+    values = parameters.as_input_parameters()
+    longest = max(values, key=lambda name: len(values[name]))
+    key = f"{CONTEXT_PREFIX}{longest}"
+    raise ContextError(
+        key,
+        context.get(key, values[longest]),
+        f"the rule's parameters would be {len(text):,} characters of JSON, above AWS Config's "
+        f"limit of {INPUT_PARAMETERS_LIMIT:,} for a rule's InputParameters; write consecutive "
+        "ports as ranges (8000-8100) or use a preset",
+    )
+
+
+def _organization(context: Mapping[str, object]) -> Organization:
+    """The organization-only keys, validated; organizationId and organizationTargets required."""
+    for key in (ORGANIZATION_ID_KEY, ORGANIZATION_TARGETS_KEY):
+        if key not in context:
+            raise ContextError(
+                key, None, f"required with {DEPLOY_AS_KEY}=organization ({_WHAT_IT_IS[key]})"
+            )
+    organization_id = context[ORGANIZATION_ID_KEY]
+    if not (isinstance(organization_id, str) and _ORGANIZATION_ID.fullmatch(organization_id)):
+        raise ContextError(
+            ORGANIZATION_ID_KEY,
+            organization_id,
+            "expected an organization id: o- and 10 to 32 lowercase letters or digits",
+        )
+    targets = _id_list(ORGANIZATION_TARGETS_KEY, context[ORGANIZATION_TARGETS_KEY], _target)
+    if not targets:
+        raise ContextError(
+            ORGANIZATION_TARGETS_KEY,
+            context[ORGANIZATION_TARGETS_KEY],
+            f"expected at least one id ({_WHAT_IT_IS[ORGANIZATION_TARGETS_KEY]})",
+        )
+    role_name = context.get(MEMBER_ROLE_NAME_KEY, DEFAULT_MEMBER_ROLE_NAME)
+    if not (isinstance(role_name, str) and _ROLE_NAME.fullmatch(role_name)):
+        raise ContextError(
+            MEMBER_ROLE_NAME_KEY,
+            role_name,
+            "expected an IAM role name: 1 to 64 letters, digits or +=,.@_- (no path)",
+        )
+    excluded = _id_list(EXCLUDED_ACCOUNTS_KEY, context.get(EXCLUDED_ACCOUNTS_KEY, ()), _account)
+    if len(excluded) > MAXIMUM_EXCLUDED_ACCOUNTS:
+        raise ContextError(
+            EXCLUDED_ACCOUNTS_KEY,
+            context[EXCLUDED_ACCOUNTS_KEY],
+            f"{len(excluded):,} accounts; AWS Config excludes at most "
+            f"{MAXIMUM_EXCLUDED_ACCOUNTS:,} from an organization rule",
+        )
+    return Organization(
+        organization_id=organization_id,
+        targets=targets,
+        member_role_name=role_name,
+        excluded_accounts=excluded,
+        deploy_from=_choice(context, DEPLOY_FROM_KEY, DEPLOY_FROM) or "delegated-administrator",
+    )
+
+
+_WHAT_IT_IS = {
+    ORGANIZATION_ID_KEY: "the organization's id, o-...",
+    ORGANIZATION_TARGETS_KEY: (
+        "the organizational unit ids ou-... or the root id r-... whose accounts get the member "
+        "role, separated by commas"
+    ),
+}
+
+
+def _target(text: str) -> str | None:
+    """Why ``text`` is not an OU or root id, or None when it is one."""
+    if _ORGANIZATIONAL_UNIT_ID.fullmatch(text) or _ROOT_ID.fullmatch(text):
+        return None
+    return f"{text!r} is not an organizational unit id (ou-...) or a root id (r-...)"
+
+
+def _account(text: str) -> str | None:
+    """Why ``text`` is not an account id, or None when it is one."""
+    if _ACCOUNT_ID.fullmatch(text):
+        return None
+    return f"{text!r} is not an AWS account id (12 digits)"
+
+
+def _id_list(key: str, value: object, refusal: Callable[[str], str | None]) -> tuple[str, ...]:
+    """Ids given as a JSON list (cdk.json) or separated by commas or spaces (``-c``), each
+    checked by ``refusal``; duplicates are dropped, the order kept."""
+    if isinstance(value, str):
+        items: list[object] = [item for item in _LIST_SEPARATORS.split(value) if item]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ContextError(key, value, "expected ids separated by commas, or a JSON list of ids")
+    ids: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            # An account id may begin with 0, which a JSON number would lose.
+            raise ContextError(key, value, f"{item!r} is not text: write each id in quotes")
+        reason = refusal(item.strip())
+        if reason is not None:
+            raise ContextError(key, value, reason)
+        ids.append(item.strip())
+    return tuple(dict.fromkeys(ids))
+
+
+def _refuse_organization_keys(context: Mapping[str, object], deploy_as: str) -> None:
+    """An organization-only key outside organization mode would be ignored in silence: the
+    operator meant an organization deployment and would get a single-account one."""
+    for key in ORGANIZATION_KEYS:
+        if key in context:
+            raise ContextError(
+                key,
+                context[key],
+                f"used only with {DEPLOY_AS_KEY}=organization; with {DEPLOY_AS_KEY}={deploy_as} "
+                "the app deploys for this account alone and would ignore it",
+            )
 
 
 def _choice(context: Mapping[str, object], key: str, allowed: tuple[str, ...]) -> str | None:
@@ -194,9 +421,10 @@ def _check_unprefixed(key: str, value: object) -> None:
     hint = _closest_key(key)
     if hint is not None:
         raise ContextError(
-            key, value, f"portguard reads only keys that start with {CONTEXT_PREFIX} "
-            f"(did you mean {hint}?)"
-        )  # fmt: skip
+            key,
+            value,
+            f"portguard reads only keys that start with {CONTEXT_PREFIX} (did you mean {hint}?)",
+        )
 
 
 def _closest_key(name: str) -> str | None:

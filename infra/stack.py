@@ -1,12 +1,15 @@
 """The portguard stack: one unit of deployment holding the rule, its function and, when asked,
-the remediation that Config runs on non-compliant groups."""
+the remediation that Config runs on non-compliant groups; in organization mode, the hub: the
+organization rule, the StackSet of member roles and the organization aggregator."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnOutput, Stack
 
+from infra.organization import MemberRoleStackSet, OrganizationAggregator, member_role_template
 from infra.recorder import ConfigRecorder
 from infra.remediation import PortguardRemediation
 from infra.rule import PortguardRule
@@ -42,23 +45,85 @@ class PortguardStack(Stack):
             self.recorder = ConfigRecorder(self, "ConfigRecorder", encryption_key=self.rule.key)
             # Config rules and packs need a recorder, and CloudFormation starts it only once
             # the delivery channel exists.
-            deployed = self.rule.rule or self.rule.conformance_pack
-            if deployed is not None:
-                deployed.node.add_dependency(self.recorder.delivery_channel)
+            self.rule.deployment.node.add_dependency(self.recorder.delivery_channel)
+        self.member_roles: MemberRoleStackSet | None = None
+        self.aggregator: OrganizationAggregator | None = None
+        if settings.organization is not None:
+            template = member_role_template(
+                settings.organization, context=self.node.get_all_context()
+            )
+            self.member_roles = MemberRoleStackSet(
+                self,
+                "MemberRoles",
+                organization=settings.organization,
+                hub_role=self.rule.role,
+                template_body=json.dumps(template),
+            )
+            # The rule's first evaluations in the members need their roles.
+            self.rule.deployment.node.add_dependency(self.member_roles.stack_set)
+            self.aggregator = OrganizationAggregator(self, "Aggregator")
 
         if self.rule.rule is not None:
-            CfnOutput(self, "RuleName", value=self.rule.rule.ref,
-                      description="The AWS Config rule's name")  # fmt: skip
+            CfnOutput(
+                self, "RuleName", value=self.rule.rule.ref, description="The AWS Config rule's name"
+            )
         if self.rule.conformance_pack is not None:
-            CfnOutput(self, "ConformancePackName", value=self.rule.conformance_pack.ref,
-                      description="The AWS Config conformance pack holding the rule")  # fmt: skip
-        CfnOutput(self, "LogGroupName", value=self.rule.log_group.log_group_name,
-                  description="The function's logs: one ERROR line per failure")  # fmt: skip
-        CfnOutput(self, "AlarmTopicArn", value=self.rule.alarm_topic.topic_arn,
-                  description="Where portguard's alarms notify: subscribe to it, or set "
-                  "portguard:alarmEmail")  # fmt: skip
-        CfnOutput(self, "FailedInvocationsQueueUrl", value=self.rule.failure_queue.queue_url,
-                  description="Events whose evaluation failed after Lambda's retries")  # fmt: skip
+            CfnOutput(
+                self,
+                "ConformancePackName",
+                value=self.rule.conformance_pack.ref,
+                description="The AWS Config conformance pack holding the rule",
+            )
+        if self.rule.organization_rule is not None:
+            CfnOutput(
+                self,
+                "OrganizationRuleName",
+                value=self.rule.organization_rule.ref,
+                description="The AWS Config organization rule's name (each member account's "
+                "rule is named OrgConfigRule-<this name>-<suffix>)",
+            )
+        if self.member_roles is not None:
+            CfnOutput(
+                self,
+                "HubRoleArn",
+                value=self.rule.role.role_arn,
+                description="The hub function's role: the HubRoleArn parameter of the member "
+                "role's stack in the management account",
+            )
+            CfnOutput(
+                self,
+                "MemberRoleStackSetId",
+                value=self.member_roles.stack_set.ref,
+                description="The StackSet that deploys the member role to the target OUs",
+            )
+        if self.aggregator is not None:
+            CfnOutput(
+                self,
+                "AggregatorName",
+                value=self.aggregator.aggregator.ref,
+                description="The AWS Config aggregator over the organization: every member's "
+                "results in one place",
+            )
+        CfnOutput(
+            self,
+            "LogGroupName",
+            value=self.rule.log_group.log_group_name,
+            description="The function's logs: one ERROR line per failure",
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.rule.alarm_topic.topic_arn,
+            description=(
+                "Where portguard's alarms notify: subscribe to it, or set portguard:alarmEmail"
+            ),
+        )
+        CfnOutput(
+            self,
+            "FailedInvocationsQueueUrl",
+            value=self.rule.failure_queue.queue_url,
+            description="Events whose evaluation failed after Lambda's retries",
+        )
         CfnOutput(
             self,
             "FunctionName",

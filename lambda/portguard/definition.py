@@ -24,6 +24,14 @@ DEFAULT_SCHEDULE = "TwentyFour_Hours"
 REMEDIATION_PARAMETERS_VARIABLE = "PORTGUARD_RULE_PARAMETERS"
 """The remediation function's environment variable holding the rule's InputParameters (JSON), so
 that it closes exactly the ports the deployed rule flags."""
+DEPLOYMENT_VARIABLE = "PORTGUARD_DEPLOYMENT"
+"""The rule function's environment variable naming how it is deployed: ``organization``
+(:data:`ORGANIZATION_DEPLOYMENT`) when it is the hub function of an organization rule and reports
+for each member account; absent for a single account. Set by the CDK app, never a rule parameter."""
+ORGANIZATION_DEPLOYMENT = "organization"
+MEMBER_ROLE_NAME_VARIABLE = "PORTGUARD_MEMBER_ROLE_NAME"
+"""The hub function's environment variable holding the name of the role it assumes in each member
+account (``arn:<partition>:iam::<account>:role/<name>``); set only in organization mode."""
 GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
 """A security group id, as the remediation document and function accept it."""
 

@@ -1,4 +1,5 @@
-"""The gates of issue 3, item 7: cdk-nag and cfn-lint, on every variant the app can synthesize.
+"""The gates of issue 3, item 7: cdk-nag and cfn-lint, on every variant the app can synthesize
+(in organization mode, the hub stack, the member role's stack and the StackSet's template body).
 
 - cdk-nag: the AwsSolutions and HIPAA Security packs, added to the App exactly as ``app.py`` adds
   them (``app.py`` synthesizes when imported, so its two lines are repeated here), leave no error
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
-from aws_cdk import App, Aspects
+from aws_cdk import App, Aspects, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match
@@ -28,6 +29,7 @@ from cfnlint.api import lint_file
 from cfnlint.config import ManualArgs
 from cfnlint.helpers import REGIONS
 
+from infra.organization import MEMBER_ROLE_STACK_ID, MemberRoleStack
 from infra.settings import Settings, cdk_json_context
 from infra.stack import PortguardStack
 
@@ -63,6 +65,25 @@ VARIANTS: Mapping[str, Mapping[str, object]] = {
     "remediation-automatic-conformance-pack": {
         "portguard:remediation": "automatic",
         "portguard:deployAs": "conformance-pack",
+    },
+    # The organization's hub and member role (issue 12), with its defaults (reserved
+    # concurrency, so no LambdaConcurrency acknowledgement) and with every option set, a
+    # recorder for the administrator account included.
+    "organization": {
+        "portguard:deployAs": "organization",
+        "portguard:organizationId": "o-a1b2c3d4e5",
+        "portguard:organizationTargets": "ou-ab12-cd34ef56",
+    },
+    "organization-every-option": {
+        "portguard:deployAs": "organization",
+        "portguard:organizationId": "o-a1b2c3d4e5",
+        "portguard:organizationTargets": ["ou-ab12-cd34ef56", "r-ab12"],
+        "portguard:memberRoleName": "audit-portguard",
+        "portguard:excludedAccounts": "111122223333",
+        "portguard:deployFrom": "management-account",
+        "portguard:schedule": "One_Hour",
+        "portguard:alarmEmail": "ops@example.com",
+        "portguard:createRecorder": "true",
     },
 }
 
@@ -123,13 +144,24 @@ def gated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         )
     outdir = tmp_path_factory.mktemp(variant)
     app = App(context={**cdk_json_context(), **VARIANTS[variant]}, outdir=str(outdir))
-    stack = PortguardStack(app, "Portguard", settings=Settings.from_context(app))
+    settings = Settings.from_context(app)
+    # As app.py builds them.
+    stacks: list[Stack] = [PortguardStack(app, "Portguard", settings=settings)]
+    if settings.organization is not None:
+        stacks.append(
+            MemberRoleStack(app, MEMBER_ROLE_STACK_ID, organization=settings.organization)
+        )
     add_nag_packs(app)
     try:
         app.synth()
     except RuntimeError as error:
         return Gated(refusal(error, outdir), [], [], outdir)
-    errors, warnings = findings(Annotations.from_stack(stack))
+    errors: list[Any] = []
+    warnings: list[Any] = []
+    for stack in stacks:
+        stack_errors, stack_warnings = findings(Annotations.from_stack(stack))
+        errors += stack_errors
+        warnings += stack_warnings
     return Gated(None, errors, warnings, outdir)
 
 
@@ -167,6 +199,35 @@ def test_the_nag_gate_can_fail(tmp_path: Path) -> None:
     assert "HIPAA.Security-CloudWatchLogGroupEncrypted" in report
 
 
+def test_the_nag_gate_covers_the_member_roles_stack(tmp_path: Path) -> None:
+    app = App(context={**cdk_json_context(), **VARIANTS["organization"]}, outdir=str(tmp_path))
+    settings = Settings.from_context(app)
+    assert settings.organization is not None
+    PortguardStack(app, "Portguard", settings=settings)
+    member = MemberRoleStack(app, MEMBER_ROLE_STACK_ID, organization=settings.organization)
+    sqs.Queue(member, "Careless", encryption=sqs.QueueEncryption.UNENCRYPTED)
+    add_nag_packs(app)
+    with pytest.raises(RuntimeError) as raised:
+        app.synth()
+    report = refusal(raised.value, tmp_path)
+    assert "AwsSolutions-SQS4" in report
+    assert f"{MEMBER_ROLE_STACK_ID}/Careless" in report
+
+
+def test_the_lint_gate_reads_the_stack_sets_template_body(tmp_path: Path) -> None:
+    # The member role's template as the StackSet carries it: one more file to lint, and the
+    # same template as the management account's stack.
+    app = App(context={**cdk_json_context(), **VARIANTS["organization"]}, outdir=str(tmp_path))
+    settings = Settings.from_context(app)
+    assert settings.organization is not None
+    PortguardStack(app, "Portguard", settings=settings)
+    MemberRoleStack(app, MEMBER_ROLE_STACK_ID, organization=settings.organization)
+    found = templates(Path(app.synth().directory))
+    (body,) = [path for path in found if path.name.endswith(".body.json")]
+    member = tmp_path / f"{MEMBER_ROLE_STACK_ID}.template.json"
+    assert json.loads(body.read_text()) == json.loads(member.read_text())
+
+
 def lint(template: Path) -> list[LintMatch]:
     return list(
         lint_file(template, config=ManualArgs(regions=REGIONS, ignore_checks=IGNORED_LINT_CHECKS))
@@ -180,9 +241,19 @@ def known_gap(match: LintMatch) -> bool:
 
 
 def templates(assembly: Path) -> list[Path]:
+    """The assembly's templates, and the template body of each StackSet in them (written next to
+    them): the member role's template as every member account runs it."""
     found = sorted(assembly.rglob("*.template.json"))
     assert found, f"no template in {assembly}"
-    return found
+    bodies = []
+    for template in found:
+        resources = json.loads(template.read_text())["Resources"]
+        for logical_id, resource in resources.items():
+            if resource["Type"] == "AWS::CloudFormation::StackSet":
+                body = template.with_name(f"{template.stem}.{logical_id}.body.json")
+                body.write_text(resource["Properties"]["TemplateBody"])
+                bodies.append(body)
+    return found + bodies
 
 
 def describe(matches: list[LintMatch]) -> str:

@@ -17,7 +17,15 @@ import pytest
 from aws_cdk import App
 
 from infra.node_runtime import END_OF_LIFE_BANNER_VARIABLE, silence_end_of_life_banner
-from infra.settings import ContextError, Settings, cdk_json_context
+from infra.settings import (
+    INPUT_PARAMETERS_LIMIT,
+    ORGANIZATION_RESERVED_CONCURRENCY,
+    ContextError,
+    Organization,
+    Settings,
+    cdk_json_context,
+    input_parameters_json,
+)
 from portguard.definition import SCHEDULES
 from portguard.parameters import parse_rule_parameters
 
@@ -53,6 +61,7 @@ DEFAULTS = [
     ("portguard:reservedConcurrency", "reserved_concurrency", None),
     ("portguard:createRecorder", "create_recorder", False),
     ("portguard:remediation", "remediation", "off"),
+    ("portguard:deployAs", "organization", None),
 ]
 
 
@@ -265,3 +274,251 @@ def test_the_banner_setting_the_user_chose_is_kept() -> None:
     environ = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20"}
     silence_end_of_life_banner(environ)
     assert environ == {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20"}
+
+
+# --- Organization mode (issue 12) -------------------------------------------------------------
+
+ORGANIZATION_ID = "o-a1b2c3d4e5"
+OU = "ou-ab12-cd34ef56"
+ROOT = "r-ab12"
+ORGANIZATION: dict[str, object] = {
+    "portguard:deployAs": "organization",
+    "portguard:organizationId": ORGANIZATION_ID,
+    "portguard:organizationTargets": OU,
+}
+
+
+def organization_from(context: dict[str, object]) -> Organization:
+    organization = settings_from({**ORGANIZATION, **context}).organization
+    assert organization is not None
+    return organization
+
+
+def test_organization_mode_reads_the_organization_and_its_defaults() -> None:
+    settings = settings_from(ORGANIZATION)
+    assert settings.deploy_as == "organization"
+    assert settings.organization == Organization(
+        organization_id=ORGANIZATION_ID,
+        targets=(OU,),
+        member_role_name="portguard-member",
+        excluded_accounts=(),
+        deploy_from="delegated-administrator",
+    )
+    assert settings.organization.stack_set_call_as == "DELEGATED_ADMIN"
+
+
+ORGANIZATION_VALID = [
+    # Lists: separated by commas and/or spaces on the command line, a JSON list in cdk.json.
+    ("portguard:organizationTargets", f"{OU},{ROOT}", "targets", (OU, ROOT)),
+    ("portguard:organizationTargets", f" {OU} , {ROOT} ", "targets", (OU, ROOT)),
+    ("portguard:organizationTargets", f"{OU} {ROOT}", "targets", (OU, ROOT)),
+    ("portguard:organizationTargets", [OU, ROOT], "targets", (OU, ROOT)),
+    ("portguard:organizationTargets", f"{OU},{OU}", "targets", (OU,)),
+    ("portguard:organizationTargets", ROOT, "targets", (ROOT,)),
+    ("portguard:memberRoleName", "audit-portguard", "member_role_name", "audit-portguard"),
+    ("portguard:memberRoleName", "r" * 64, "member_role_name", "r" * 64),
+    ("portguard:excludedAccounts", "111122223333", "excluded_accounts", ("111122223333",)),
+    (
+        "portguard:excludedAccounts",
+        "111122223333, 012345678901",
+        "excluded_accounts",
+        ("111122223333", "012345678901"),
+    ),
+    (
+        "portguard:excludedAccounts",
+        ["012345678901", "111122223333"],
+        "excluded_accounts",
+        ("012345678901", "111122223333"),
+    ),
+    ("portguard:excludedAccounts", [], "excluded_accounts", ()),
+    ("portguard:deployFrom", "management-account", "deploy_from", "management-account"),
+    ("portguard:deployFrom", "Delegated-Administrator", "deploy_from", "delegated-administrator"),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field", "expected"),
+    ORGANIZATION_VALID,
+    ids=[f"{v[0]}={str(v[1])[:24]!r}" for v in ORGANIZATION_VALID],
+)
+def test_valid_organization_value(key: str, value: object, field: str, expected: object) -> None:
+    assert getattr(organization_from({key: value}), field) == expected
+
+
+def test_the_management_account_creates_the_stack_set_as_itself() -> None:
+    organization = organization_from({"portguard:deployFrom": "management-account"})
+    assert organization.stack_set_call_as == "SELF"
+
+
+def test_organization_mode_reserves_concurrency_as_a_cost_cap_unless_told() -> None:
+    assert settings_from(ORGANIZATION).reserved_concurrency == ORGANIZATION_RESERVED_CONCURRENCY
+    tuned = settings_from({**ORGANIZATION, "portguard:reservedConcurrency": "50"})
+    assert tuned.reserved_concurrency == 50
+    # A single account keeps the account's shared pool by default.
+    assert settings_from({}).reserved_concurrency is None
+
+
+ORGANIZATION_INVALID = [
+    (
+        {"portguard:organizationId": None},
+        "portguard:organizationId",
+        r"^missing CDK context portguard:organizationId: required with "
+        r"portguard:deployAs=organization \(the organization's id, o-\.\.\.\)$",
+    ),
+    (
+        {"portguard:organizationTargets": None},
+        "portguard:organizationTargets",
+        r"^missing CDK context portguard:organizationTargets: required with "
+        r"portguard:deployAs=organization "
+        r"\(the organizational unit ids ou-\.\.\. or the root id r-\.\.\.",
+    ),
+    (
+        {"portguard:organizationId": "o-ABCDEFGHIJ"},
+        "portguard:organizationId",
+        r"organizationId='o-ABCDEFGHIJ': expected an organization id: o- and 10 to 32 lowercase",
+    ),
+    ({"portguard:organizationId": "o-short"}, "portguard:organizationId", r"'o-short': expected"),
+    (
+        {"portguard:organizationId": "111122223333"},
+        "portguard:organizationId",
+        r"'111122223333': expected an organization id",
+    ),
+    (
+        {"portguard:organizationTargets": f"{OU},ou-bad"},
+        "portguard:organizationTargets",
+        rf"organizationTargets='{OU},ou-bad': 'ou-bad' is not an organizational unit id "
+        r"\(ou-\.\.\.\) or a root id \(r-\.\.\.\)$",
+    ),
+    (
+        {"portguard:organizationTargets": "111122223333"},
+        "portguard:organizationTargets",
+        r"'111122223333' is not an organizational unit id",
+    ),
+    (
+        {"portguard:organizationTargets": " , "},
+        "portguard:organizationTargets",
+        r"organizationTargets=' , ': expected at least one id",
+    ),
+    (
+        {"portguard:organizationTargets": []},
+        "portguard:organizationTargets",
+        r"organizationTargets=\[\]: expected at least one id",
+    ),
+    (
+        {"portguard:organizationTargets": {"ou": OU}},
+        "portguard:organizationTargets",
+        r"expected ids separated by commas, or a JSON list of ids",
+    ),
+    (
+        {"portguard:excludedAccounts": [111122223333]},
+        "portguard:excludedAccounts",
+        r"111122223333 is not text: write each id in quotes",
+    ),
+    (
+        {"portguard:excludedAccounts": "11112222333"},
+        "portguard:excludedAccounts",
+        r"'11112222333' is not an AWS account id \(12 digits\)",
+    ),
+    (
+        {"portguard:excludedAccounts": ",".join(f"{n:012d}" for n in range(1001))},
+        "portguard:excludedAccounts",
+        r"1,001 accounts; AWS Config excludes at most 1,000 from an organization rule",
+    ),
+    (
+        {"portguard:memberRoleName": "path/portguard-member"},
+        "portguard:memberRoleName",
+        r"memberRoleName='path/portguard-member': expected an IAM role name: 1 to 64 .* "
+        r"\(no path\)",
+    ),
+    ({"portguard:memberRoleName": "r" * 65}, "portguard:memberRoleName", r"expected an IAM role"),
+    ({"portguard:memberRoleName": ""}, "portguard:memberRoleName", r"expected an IAM role name"),
+    (
+        {"portguard:deployFrom": "member"},
+        "portguard:deployFrom",
+        r"deployFrom='member': expected one of delegated-administrator, management-account$",
+    ),
+    # Remediation acts on one account's rule and groups: refused, with the reason.
+    (
+        {"portguard:remediation": "manual"},
+        "portguard:remediation",
+        r"portguard:remediation='manual': not available with portguard:deployAs=organization: "
+        r"the remediation configuration, document and function act on this account's rule",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("context", "key", "message"),
+    ORGANIZATION_INVALID,
+    ids=[
+        f"{next(iter(v[0]))}={str(next(iter(v[0].values())))[:16]!r}" for v in ORGANIZATION_INVALID
+    ],
+)
+def test_invalid_organization_value_names_the_key(
+    context: dict[str, object], key: str, message: str
+) -> None:
+    everything = {**ORGANIZATION, **context}
+    with pytest.raises(ContextError, match=message) as raised:
+        settings_from({k: v for k, v in everything.items() if v is not None})
+    assert raised.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("portguard:organizationId", ORGANIZATION_ID),
+        ("portguard:organizationTargets", OU),
+        ("portguard:memberRoleName", "portguard-member"),
+        ("portguard:excludedAccounts", "111122223333"),
+        ("portguard:deployFrom", "management-account"),
+    ],
+)
+@pytest.mark.parametrize("deploy_as", ["rule", "conformance-pack"])
+def test_organization_keys_are_refused_outside_organization_mode(
+    key: str, value: str, deploy_as: str
+) -> None:
+    # Ignoring them would deploy for one account while the operator meant the organization.
+    with pytest.raises(ContextError) as raised:
+        settings_from({"portguard:deployAs": deploy_as, key: value})
+    assert raised.value.key == key
+    assert str(raised.value) == (
+        f"invalid CDK context {key}={value!r}: used only with portguard:deployAs=organization; "
+        f"with portguard:deployAs={deploy_as} the app deploys for this account alone and would "
+        "ignore it"
+    )
+
+
+def every_other_port(count: int) -> str:
+    """``count`` ports no two of which are consecutive: no range can shorten them."""
+    return ",".join(str(port) for port in range(1, 2 * count, 2))
+
+
+def test_parameters_longer_than_configs_limit_fail_the_synth_naming_the_longest() -> None:
+    ports = every_other_port(250)
+    with pytest.raises(ContextError) as raised:
+        settings_from({"portguard:blockedPorts": ports})
+    assert raised.value.key == "portguard:blockedPorts"
+    assert raised.value.value == ports
+    length = len(input_parameters_json(parse_rule_parameters({"blockedPorts": ports})))
+    assert length > INPUT_PARAMETERS_LIMIT
+    assert raised.value.reason == (
+        f"the rule's parameters would be {length:,} characters of JSON, above AWS Config's limit "
+        "of 1,024 for a rule's InputParameters; write consecutive ports as ranges (8000-8100) or "
+        "use a preset"
+    )
+
+
+def test_parameters_up_to_configs_limit_are_accepted() -> None:
+    # The longest list of ports whose InputParameters still fit.
+    def length(count: int) -> int:
+        return len(
+            input_parameters_json(parse_rule_parameters({"blockedPorts": every_other_port(count)}))
+        )
+
+    count = 1
+    while length(count + 1) <= INPUT_PARAMETERS_LIMIT:
+        count += 1
+    fitting = settings_from({"portguard:blockedPorts": every_other_port(count)})
+    assert len(input_parameters_json(fitting.parameters)) <= INPUT_PARAMETERS_LIMIT
+    with pytest.raises(ContextError):
+        settings_from({"portguard:blockedPorts": every_other_port(count + 1)})
