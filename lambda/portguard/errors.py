@@ -47,3 +47,18 @@ class PrefixListUnavailableError(PortguardError):
         self.prefix_list_id = prefix_list_id
         self.reason = reason
         super().__init__(f"prefix list {prefix_list_id} could not be read: {reason}")
+
+
+class AccountAccessError(PortguardError):
+    """Another account's role could not be assumed: it is missing there, or refuses the caller."""
+
+    def __init__(self, account_id: str, role_arn: str, reason: str) -> None:
+        self.account_id = account_id
+        self.role_arn = role_arn
+        self.reason = reason
+        super().__init__(
+            f"account {account_id}: cannot assume {role_arn}: {reason}. The role must exist in "
+            "that account and trust this caller: portguard's organization deployment creates it "
+            "in every member account (its StackSet) and, with its member-role stack, in the "
+            "management account"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from portguard import __version__
 
@@ -17,3 +18,18 @@ def client_config(user_agent: str = "") -> Config:
         read_timeout=30,
         user_agent_extra=f"portguard/{__version__}{f' {user_agent}' if user_agent else ''}",
     )
+
+
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a refused call (``AccessDenied``, ``ThrottlingException``…)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def error_reason(error: Exception) -> str:
+    """A refused call's code and AWS's message (``AccessDenied: User … is not authorized``), or
+    what botocore said (no credentials, an endpoint it could not reach)."""
+    if isinstance(error, ClientError):
+        message = error.response.get("Error", {}).get("Message", "")
+        code = error_code(error)
+        return f"{code}: {message}" if message else code or str(error)
+    return str(error) or type(error).__name__
