@@ -58,10 +58,12 @@ STACK_SET_FAILURE_TOLERANCE_PERCENTAGE = 10
 RETAIN_MEMBER_ROLE_ON_ACCOUNT_REMOVAL = False
 
 
-def member_role_statements(stack: Stack) -> list[iam.PolicyStatement]:
+def member_role_statements(stack: Stack, *, every_region: bool) -> list[iam.PolicyStatement]:
     """Exactly what the handler calls in a member account, in the stack's region (the hub's: the
     organization rule and the StackSet are in the hub's region, and the management account's
-    stack is deployed there too)."""
+    stack is deployed there too). With ``every_region`` (scan principals are trusted), reading
+    security groups and prefix lists is allowed in every region, for ``portguard scan --org``;
+    Config stays the hub's region's."""
     this_region = {"StringEquals": {"aws:RequestedRegion": stack.region}}
     return [
         iam.PolicyStatement(
@@ -76,9 +78,9 @@ def member_role_statements(stack: Stack) -> list[iam.PolicyStatement]:
             # Describe actions do not support resource-level permissions.
             actions=["ec2:DescribeSecurityGroups"],
             resources=["*"],
-            conditions=this_region,
+            conditions=None if every_region else this_region,
         ),
-        read_prefix_lists(stack),
+        read_prefix_lists(stack, every_region=every_region),
     ]
 
 
@@ -117,6 +119,7 @@ class MemberRoleStack(Stack):
             description="The ARN of portguard's hub function role (the hub stack's output "
             "HubRoleArn): the only principal this role trusts",
         )
+        in_organization = {"StringEquals": {"aws:PrincipalOrgID": organization.organization_id}}
         self.role = iam.Role(
             self,
             "Role",
@@ -124,20 +127,42 @@ class MemberRoleStack(Stack):
             description="portguard: the hub function reports this account's security groups",
             # Exactly the hub's role, and only while it is in the organization.
             assumed_by=iam.ArnPrincipal(self.hub_role_arn.value_as_string).with_conditions(
-                {"StringEquals": {"aws:PrincipalOrgID": organization.organization_id}}
+                in_organization
             ),
         )
+        if organization.scan_principals:
+            # And the principals the operator named for `portguard scan --org`, likewise.
+            self.role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+                iam.PolicyStatement(
+                    sid="PortguardScan",
+                    actions=["sts:AssumeRole"],
+                    principals=[iam.ArnPrincipal(arn) for arn in organization.scan_principals],
+                    conditions=in_organization,
+                )
+            )
         # A customer-managed policy, not an inline one: HIPAA's IAMNoInlinePolicy.
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
             description="Exactly what portguard's handler calls in a member account",
             roles=[self.role],
-            statements=member_role_statements(self),
+            statements=member_role_statements(
+                self, every_region=bool(organization.scan_principals)
+            ),
+        )
+        every_region_lists = NagPackSuppression(
+            id="AwsSolutions-IAM5",
+            applies_to=["Resource::arn:<AWS::Partition>:ec2:*:*:prefix-list/*"],
+            reason=(
+                "portguard scan --org (the scan principals this role trusts) resolves the prefix "
+                "lists of every region it reads; lists are owned by AWS or shared from other "
+                "accounts, so the owner cannot be named. The action only reads list entries."
+            ),
         )
         NagSuppressions.add_resource_suppressions(
             self.policy,
             [
+                *([every_region_lists] if organization.scan_principals else []),
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
                     applies_to=["Resource::*"],
@@ -145,7 +170,8 @@ class MemberRoleStack(Stack):
                         "config:PutEvaluations, config:GetResourceConfigHistory and "
                         "ec2:DescribeSecurityGroups support no resource-level permissions: IAM "
                         "accepts only '*' for them. aws:RequestedRegion limits them to the hub's "
-                        "region."
+                        "region (reading security groups to every region when scan principals "
+                        "are trusted: portguard scan --org reads every region)."
                     ),
                 ),
                 PREFIX_LISTS_ACKNOWLEDGEMENT,
@@ -289,6 +315,6 @@ class OrganizationAggregator(Construct):
                         "support no resource-level permissions: IAM accepts only '*'. All four "
                         "only read."
                     ),
-                )
+                ),
             ],
         )

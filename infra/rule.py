@@ -148,14 +148,16 @@ def alarm_publisher_conditions() -> dict[str, Any]:
     }
 
 
-def read_prefix_lists(stack: Stack) -> iam.PolicyStatement:
-    """``ec2:GetManagedPrefixListEntries`` in the stack's region, for every function that decides
-    (the rule's and the remediation's): the decision resolves prefix lists."""
+def read_prefix_lists(stack: Stack, *, every_region: bool = False) -> iam.PolicyStatement:
+    """``ec2:GetManagedPrefixListEntries`` in the stack's region (or every region), for every
+    role that decides (the rule's, the remediation's, a member's): the decision resolves prefix
+    lists."""
+    region = "*" if every_region else stack.region
     return iam.PolicyStatement(
         sid="ReadPrefixLists",
         actions=["ec2:GetManagedPrefixListEntries"],
         # Any owner: AWS-managed lists (owner "AWS") and lists shared through RAM.
-        resources=[f"arn:{stack.partition}:ec2:{stack.region}:*:prefix-list/*"],
+        resources=[f"arn:{stack.partition}:ec2:{region}:*:prefix-list/*"],
     )
 
 

@@ -32,6 +32,7 @@ ORGANIZATION_TARGETS_KEY = f"{CONTEXT_PREFIX}organizationTargets"
 MEMBER_ROLE_NAME_KEY = f"{CONTEXT_PREFIX}memberRoleName"
 EXCLUDED_ACCOUNTS_KEY = f"{CONTEXT_PREFIX}excludedAccounts"
 DEPLOY_FROM_KEY = f"{CONTEXT_PREFIX}deployFrom"
+SCAN_PRINCIPALS_KEY = f"{CONTEXT_PREFIX}scanPrincipals"
 SCHEDULE_KEY = f"{CONTEXT_PREFIX}schedule"
 LOG_RETENTION_KEY = f"{CONTEXT_PREFIX}logRetentionDays"
 ALARM_EMAIL_KEY = f"{CONTEXT_PREFIX}alarmEmail"
@@ -67,6 +68,7 @@ ORGANIZATION_KEYS = (
     MEMBER_ROLE_NAME_KEY,
     EXCLUDED_ACCOUNTS_KEY,
     DEPLOY_FROM_KEY,
+    SCAN_PRINCIPALS_KEY,
 )
 SETTING_KEYS = (
     DEPLOY_AS_KEY,
@@ -88,6 +90,10 @@ _ROOT_ID = re.compile(r"r-[a-z0-9]{4,32}")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 # A role name without a path: it is written into arn:<partition>:iam::<account>:role/<name>.
 _ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+# An IAM role or user, by ARN (a path allowed): what a member role's trust policy can name.
+_PRINCIPAL_ARN = re.compile(
+    r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}"
+)
 _LIST_SEPARATORS = re.compile(r"[,\s]+")
 
 
@@ -134,6 +140,9 @@ class Organization:
     """Accounts the organization rule skips."""
     deploy_from: str = "delegated-administrator"
     """``delegated-administrator`` or ``management-account``: who creates the StackSet."""
+    scan_principals: tuple[str, ...] = ()
+    """IAM roles or users (ARNs, inside the organization) the member role also trusts, so that
+    ``portguard scan --org`` can read every account's security groups through it."""
 
     @property
     def stack_set_call_as(self) -> str:
@@ -311,6 +320,9 @@ def _organization(context: Mapping[str, object]) -> Organization:
         member_role_name=role_name,
         excluded_accounts=excluded,
         deploy_from=_choice(context, DEPLOY_FROM_KEY, DEPLOY_FROM) or "delegated-administrator",
+        scan_principals=_id_list(
+            SCAN_PRINCIPALS_KEY, context.get(SCAN_PRINCIPALS_KEY, ()), _principal
+        ),
     )
 
 
@@ -321,6 +333,16 @@ _WHAT_IT_IS = {
         "role, separated by commas"
     ),
 }
+
+
+def _principal(text: str) -> str | None:
+    """Why ``text`` is not an IAM role or user ARN, or None when it is one."""
+    if _PRINCIPAL_ARN.fullmatch(text):
+        return None
+    return (
+        f"{text!r} is not the ARN of an IAM role or user "
+        "(arn:aws:iam::123456789012:role/NAME): the member role trusts principals by ARN"
+    )
 
 
 def _target(text: str) -> str | None:

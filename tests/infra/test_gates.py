@@ -84,6 +84,7 @@ VARIANTS: Mapping[str, Mapping[str, object]] = {
         "portguard:schedule": "One_Hour",
         "portguard:alarmEmail": "ops@example.com",
         "portguard:createRecorder": "true",
+        "portguard:scanPrincipals": "arn:aws:iam::999988887777:role/security-audit",
     },
 }
 

@@ -620,3 +620,52 @@ def test_app_py_synthesizes_both_stacks_offline_with_clean_gates(tmp_path: Path)
         "requiresBootstrapStackVersion",
         "stackTemplateAssetObjectUrl",
     } & set(member)
+
+
+SCANNER = "arn:aws:iam::999988887777:role/security-audit"
+SCAN: Mapping[str, object] = {**ORGANIZATION, "portguard:scanPrincipals": SCANNER}
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("scan"), SCAN)
+
+
+def test_named_scan_principals_may_assume_the_member_role_from_inside_the_organization(
+    scan: Synthesized,
+) -> None:
+    _, role = member_role(scan)
+    hub, scanners = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    in_organization = {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION_ID}}
+    assert hub["Principal"] == {"AWS": {"Ref": "HubRoleArn"}}
+    assert hub["Condition"] == in_organization
+    assert scanners == {
+        "Sid": "PortguardScan",
+        "Action": "sts:AssumeRole",
+        "Effect": "Allow",
+        "Principal": {"AWS": SCANNER},
+        "Condition": in_organization,
+    }
+
+
+def test_with_scan_principals_security_groups_are_read_in_every_region(
+    scan: Synthesized,
+) -> None:
+    (policy,) = resources_of(scan.member, "AWS::IAM::ManagedPolicy").values()
+    found = statements(policy)
+    assert {a for s in found for a in as_list(s["Action"])} == MEMBER_ACTIONS
+    grants = {
+        action: ([evaluate(r) for r in as_list(s["Resource"])], s.get("Condition"))
+        for s in found
+        for action in as_list(s["Action"])
+    }
+    in_region = {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
+    assert grants == {
+        # Config stays the hub's region's: only the hub reports.
+        "config:PutEvaluations": (["*"], in_region),
+        "config:GetResourceConfigHistory": (["*"], in_region),
+        "ec2:DescribeSecurityGroups": (["*"], None),
+        "ec2:GetManagedPrefixListEntries": (["arn:aws:ec2:*:*:prefix-list/*"], None),
+    }
+    # The StackSet deploys this very template.
+    assert json.loads(stack_set(scan)["TemplateBody"]) == scan.member
