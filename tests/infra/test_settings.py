@@ -333,6 +333,13 @@ ORGANIZATION_VALID = [
     ("portguard:excludedAccounts", [], "excluded_accounts", ()),
     ("portguard:deployFrom", "management-account", "deploy_from", "management-account"),
     ("portguard:deployFrom", "Delegated-Administrator", "deploy_from", "delegated-administrator"),
+    (
+        "portguard:scanPrincipals",
+        "arn:aws:iam::111122223333:role/audit/scan, arn:aws:iam::111122223333:user/alice",
+        "scan_principals",
+        ("arn:aws:iam::111122223333:role/audit/scan", "arn:aws:iam::111122223333:user/alice"),
+    ),
+    ("portguard:scanPrincipals", [], "scan_principals", ()),
 ]
 
 
@@ -432,6 +439,16 @@ ORGANIZATION_INVALID = [
     ),
     ({"portguard:memberRoleName": "r" * 65}, "portguard:memberRoleName", r"expected an IAM role"),
     ({"portguard:memberRoleName": ""}, "portguard:memberRoleName", r"expected an IAM role name"),
+    (
+        {"portguard:scanPrincipals": "arn:aws:iam::111122223333:group/auditors"},
+        "portguard:scanPrincipals",
+        r"'arn:aws:iam::111122223333:group/auditors' is not the ARN of an IAM role or user",
+    ),
+    (
+        {"portguard:scanPrincipals": "arn:aws:iam::*:role/audit"},
+        "portguard:scanPrincipals",
+        r"is not the ARN of an IAM role or user",
+    ),
     (
         {"portguard:deployFrom": "member"},
         "portguard:deployFrom",
