@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from botocore.config import Config
 
 from portguard import __version__
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 
 def client_config(user_agent: str = "") -> Config:
@@ -17,3 +22,9 @@ def client_config(user_agent: str = "") -> Config:
         read_timeout=30,
         user_agent_extra=f"portguard/{__version__}{f' {user_agent}' if user_agent else ''}",
     )
+
+
+def error_code(error: ClientError) -> str:
+    """The code of AWS's answer (``InvalidPermission.NotFound``, ``AccessDenied``), or ``""``
+    when the answer carries none (an error botocore could not parse)."""
+    return str(error.response.get("Error", {}).get("Code", ""))

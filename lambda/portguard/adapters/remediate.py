@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from portguard.adapters import error_code
 from portguard.adapters.ec2 import PrefixListCache
 from portguard.decision import evaluate_group
 from portguard.model import Compliance, Verdict
@@ -101,7 +102,7 @@ def read_group(client: EC2Client, group_id: str) -> Mapping[str, Any]:
     try:
         groups = client.describe_security_groups(GroupIds=[group_id]).get("SecurityGroups", [])
     except ClientError as error:
-        if _code(error) == "InvalidGroup.NotFound":
+        if error_code(error) == "InvalidGroup.NotFound":
             raise RemediationError(f"security group {group_id} does not exist here") from error
         raise
     if not groups:
@@ -402,7 +403,7 @@ def _authorize(client: EC2Client, group_id: str, rule: Rule, done: int) -> bool:
             IpPermissions=ip_permissions([rule]),  # type: ignore[arg-type]
         )
     except ClientError as error:
-        if _code(error) == "InvalidPermission.Duplicate":
+        if error_code(error) == "InvalidPermission.Duplicate":
             return False
         raise StepError("adding", rule, done, error) from error
     except BotoCoreError as error:
@@ -421,7 +422,7 @@ def _revoke(client: EC2Client, group_id: str, rule: Rule, done: int) -> bool:
             IpPermissions=ip_permissions([rule]),  # type: ignore[arg-type]
         )
     except ClientError as error:
-        if _code(error) == "InvalidPermission.NotFound":
+        if error_code(error) == "InvalidPermission.NotFound":
             return False
         raise StepError("removing", rule, done, error) from error
     except BotoCoreError as error:
@@ -429,12 +430,8 @@ def _revoke(client: EC2Client, group_id: str, rule: Rule, done: int) -> bool:
     return not answer.get("UnknownIpPermissions")
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _reason(error: Exception) -> str:
     if isinstance(error, ClientError):
         message = error.response.get("Error", {}).get("Message", "")
-        return f"{_code(error)}: {message}" if message else _code(error) or str(error)
+        return f"{error_code(error)}: {message}" if message else error_code(error) or str(error)
     return str(error) or type(error).__name__
