@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from portguard.decision import PrefixListResolver, evaluate_group, parse_cidr
 from portguard.errors import PortguardError
-from portguard.model import Compliance, SourceKind, Verdict
+from portguard.model import (
+    ALL_PROTOCOLS,
+    PORTED_PROTOCOLS,
+    Compliance,
+    SourceKind,
+    Verdict,
+    normalize_protocol,
+)
 from portguard.ports import MAX_PORT, PortSet
 from portguard.reader import is_object, parse_ec2_group
 
@@ -46,10 +53,6 @@ _KINDS = (IPV4, IPV6, PREFIX_LIST, GROUP_PAIR)
 
 _PREFIX_LIST_KINDS = (SourceKind.PREFIX_LIST, SourceKind.UNREADABLE_PREFIX_LIST)
 
-ALL_TRAFFIC = "-1"
-_PORTED = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
-"""EC2 protocol spellings whose rules carry a port range, and the protocol they mean."""
-
 RULES_QUOTA_CODE = "L-0EA8095F"
 """Service Quotas' code for "Inbound or outbound rules per security group" (service ``vpc``)."""
 DEFAULT_RULES_QUOTA = 60
@@ -65,10 +68,11 @@ class RemediationError(PortguardError):
 class Rule(NamedTuple):
     """One ingress rule as EC2 knows it: a protocol, its ports, one source.
 
-    ``protocol`` is the ``IpProtocol`` EC2 describes (``tcp``, ``udp``, ``icmp``, ``-1``, ``50``);
-    ``from_port``/``to_port`` are ``None`` for ``-1``; ``source`` is the CIDR or prefix-list id as
-    written, or for a security-group reference its pair as sorted JSON. The description is not
-    part of a rule's identity: EC2 matches rules without it.
+    ``protocol`` is the ``IpProtocol`` as EC2 describes it (``tcp``, ``6``, ``icmp``, ``-1``,
+    ``50``), kept so that a rule is revoked exactly as EC2 holds it; :attr:`protocol_name` says
+    what it means. ``from_port``/``to_port`` are ``None`` for ``-1``; ``source`` is the CIDR or
+    prefix-list id as written, or for a security-group reference its pair as sorted JSON. The
+    description is not part of a rule's identity: EC2 matches rules without it.
     """
 
     protocol: str
@@ -81,6 +85,12 @@ class Rule(NamedTuple):
     @property
     def key(self) -> RuleKey:
         return (self.protocol, self.from_port, self.to_port, self.kind, self.source)
+
+    @property
+    def protocol_name(self) -> str:
+        """The protocol in the decision's words (:func:`~portguard.model.normalize_protocol`):
+        ``tcp`` for ``6``, ``all`` for ``-1``, ``icmp`` for ``1``."""
+        return normalize_protocol(self.protocol) or ""
 
 
 RuleKey = tuple[str, int | None, int | None, str, str]
@@ -142,7 +152,7 @@ def rules_of(ip_permissions: object) -> list[Rule]:
             raise RemediationError(f"{where} is not an EC2 permission with an IpProtocol")
         protocol = str(permission["IpProtocol"]).lower()
         from_port = to_port = None
-        if protocol != ALL_TRAFFIC:
+        if normalize_protocol(protocol) != ALL_PROTOCOLS:
             # ESP, AH, GRE… rules have no ports: EC2 describes them without FromPort/ToPort.
             from_port, to_port = permission.get("FromPort"), permission.get("ToPort")
             if (from_port, to_port) != (None, None) and not (
@@ -201,18 +211,18 @@ def ip_permissions(rules: Iterable[Rule]) -> list[dict[str, Any]]:
 
 def describe_rule(rule: Rule) -> str:
     """``tcp 0-21 from 0.0.0.0/0 (web)``, ``all traffic from ::/0``, ``icmp 8/-1 from …``."""
-    if rule.protocol == ALL_TRAFFIC:
+    name = rule.protocol_name
+    if name == ALL_PROTOCOLS:
         what = "all traffic"
-    elif rule.protocol in _PORTED:
+    elif name in PORTED_PROTOCOLS:
         low, high = rule.from_port, rule.to_port
-        name = _PORTED[rule.protocol]
         what = f"{name} {low}" if low == high else f"{name} {low}-{high}"
-    elif rule.protocol in ("icmp", "icmpv6", "1", "58"):
+    elif name in ("icmp", "icmpv6"):
         both = rule.from_port == -1 and rule.to_port == -1
-        what = f"{rule.protocol} (all types)" if both else (
-            f"{rule.protocol} type {rule.from_port} code {rule.to_port}")  # fmt: skip
+        what = f"{name} (all types)" if both else (
+            f"{name} type {rule.from_port} code {rule.to_port}")  # fmt: skip
     else:
-        what = f"protocol {rule.protocol}"
+        what = f"protocol {name}"
     if rule.kind == GROUP_PAIR:
         pair = json.loads(rule.source)
         source = "/".join(str(pair[k]) for k in ("UserId", "GroupId") if k in pair) or rule.source
@@ -295,7 +305,7 @@ def plan_remediation(
                 current.setdefault(piece.key, piece)
                 if piece.key not in originals:  # a piece that is an original stays that original
                     origins.setdefault(piece.key, {}).update(came_from)
-            if rule.protocol == ALL_TRAFFIC:
+            if rule.protocol_name == ALL_PROTOCOLS:
                 notes.append(
                     f"all traffic from {rule.source} keeps tcp, udp and icmp where they are not "
                     f"offending; every other IP protocol (GRE, ESP, SCTP …) from {rule.source} "
@@ -330,10 +340,11 @@ def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
     if protected(rule):
         return {}
     protocols: tuple[str, ...]
-    if rule.protocol == ALL_TRAFFIC:
-        low, high, protocols = 0, MAX_PORT, ("tcp", "udp")
-    elif rule.protocol in _PORTED and rule.from_port is not None and rule.to_port is not None:
-        low, high, protocols = rule.from_port, rule.to_port, (_PORTED[rule.protocol],)
+    name = rule.protocol_name
+    if name == ALL_PROTOCOLS:
+        low, high, protocols = 0, MAX_PORT, PORTED_PROTOCOLS
+    elif name in PORTED_PROTOCOLS and rule.from_port is not None and rule.to_port is not None:
+        low, high, protocols = rule.from_port, rule.to_port, (name,)
     else:
         return {}
     found: dict[str, list[tuple[int, int]]] = {}
@@ -379,17 +390,18 @@ def _named(rule: Rule, sources: tuple[Source, ...]) -> bool:
 def _pieces(rule: Rule, offending: Mapping[str, PortSet]) -> list[Rule]:
     """What is left of ``rule`` once its offending ports are taken out, as EC2 rules."""
     out: list[Rule] = []
-    if rule.protocol == ALL_TRAFFIC:
+    if rule.protocol_name == ALL_PROTOCOLS:
         keep = [(p, PortSet.all_ports().difference(offending.get(p, PortSet()))) for p in
-                ("tcp", "udp")]  # fmt: skip
+                PORTED_PROTOCOLS]  # fmt: skip
         for protocol, ports in keep:
             out.extend(rule._replace(protocol=protocol, from_port=low, to_port=high)
                        for low, high in ports.ranges)  # fmt: skip
+        # New rules, in EC2's spelling (which for these is also the decision's).
         icmp = {IPV4: ("icmp",), IPV6: ("icmpv6",)}.get(rule.kind, ("icmp", "icmpv6"))
         out.extend(rule._replace(protocol=p, from_port=-1, to_port=-1) for p in icmp)
         return out
     low, high = rule.from_port or 0, rule.to_port or 0  # a ported rule: both are set
-    for piece in PortSet([(low, high)]).difference(offending[_PORTED[rule.protocol]]).ranges:
+    for piece in PortSet([(low, high)]).difference(offending[rule.protocol_name]).ranges:
         out.append(rule._replace(from_port=piece[0], to_port=piece[1]))
     return out
 
@@ -476,19 +488,15 @@ def opened_beyond(
 
 def _lets_in(reference: Sequence[Rule], rule: Rule) -> bool:
     """Whether ``reference`` (rules of one source) lets in all that ``rule`` lets in."""
-    if any(other.protocol == ALL_TRAFFIC for other in reference):
+    if any(other.protocol_name == ALL_PROTOCOLS for other in reference):
         return True
-    protocol = _protocol_name(rule.protocol)
-    same = [other for other in reference if _protocol_name(other.protocol) == protocol]
-    if protocol in _PORTED:
+    protocol = rule.protocol_name
+    same = [other for other in reference if other.protocol_name == protocol]
+    if protocol in PORTED_PROTOCOLS:
         return not PortSet([_ports(rule)]).difference(PortSet(_ports(other) for other in same))
     # ICMP's "ports" are a type and a code, -1 meaning any; other protocols (and -1) have none.
     return any(other.from_port in (None, -1, rule.from_port)
                and other.to_port in (None, -1, rule.to_port) for other in same)  # fmt: skip
-
-
-def _protocol_name(protocol: str) -> str:
-    return _PORTED.get(protocol) or {"1": "icmp", "58": "icmpv6"}.get(protocol, protocol)
 
 
 def _ports(rule: Rule) -> tuple[int, int]:
@@ -527,8 +535,8 @@ def describe_rules(rules: Iterable[Rule]) -> list[str]:
     for head in sorted(lines):
         group = sorted(lines[head], key=lambda r: (r.from_port or 0, r.to_port or 0))
         text = describe_rule(group[0])
-        if len(group) > 1 and group[0].protocol in _PORTED:
-            name = _PORTED[group[0].protocol]
+        if len(group) > 1 and group[0].protocol_name in PORTED_PROTOCOLS:
+            name = group[0].protocol_name
             ports = ", ".join(str(r.from_port) if r.from_port == r.to_port
                               else f"{r.from_port}-{r.to_port}" for r in group)  # fmt: skip
             text = f"{name} {ports}{text[text.index(' from ') :]} [{len(group)} rules]"

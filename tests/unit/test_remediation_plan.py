@@ -1321,6 +1321,8 @@ def test_plan_lines_for_minus_one_from_everywhere() -> None:
         pytest.param(
             r("icmp", 8, -1, "0.0.0.0/0"), "icmp type 8 code -1 from 0.0.0.0/0", id="icmp-type"
         ),
+        pytest.param(r("1", -1, -1, "0.0.0.0/0"), "icmp (all types) from 0.0.0.0/0", id="icmp-1"),
+        pytest.param(r("58", 128, 0, "::/0"), "icmpv6 type 128 code 0 from ::/0", id="icmpv6-58"),
         pytest.param(
             r("50", -1, -1, "203.0.113.5/32"), "protocol 50 from 203.0.113.5/32", id="esp"
         ),

@@ -93,7 +93,7 @@ class StepError(RemediationError):
 
     def __init__(self, step: str, rule: Rule, done: int, error: Exception) -> None:
         self.step = step
-        super().__init__(f"{step} {rule.protocol} rule from {rule.source} failed after "
+        super().__init__(f"{step} {rule.protocol_name} rule from {rule.source} failed after "
                          f"{done} done: {_reason(error)}")  # fmt: skip
 
 
