@@ -37,13 +37,13 @@ from portguard.model import (
     normalize_protocol,
 )
 from portguard.ports import MAX_PORT, PortSet
-from portguard.reader import is_object, parse_ec2_group
+from portguard.reader import is_object, new_permission, parse_ec2_group, read_ports
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from datetime import date
 
-    from portguard.model import Exposure, Source
+    from portguard.model import Exposure, Permission, Source
     from portguard.parameters import RuleParameters
 
 IPV4, IPV6, PREFIX_LIST, GROUP_PAIR = "IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs"
@@ -91,6 +91,13 @@ class Rule(NamedTuple):
         """The protocol in the decision's words (:func:`~portguard.model.normalize_protocol`):
         ``tcp`` for ``6``, ``all`` for ``-1``, ``icmp`` for ``1``."""
         return normalize_protocol(self.protocol) or ""
+
+    @property
+    def ports(self) -> tuple[int, int] | None:
+        """The tcp or udp ports it lets in, read as the decision reads a permission's
+        (:func:`portguard.reader.read_ports`: none given is every port); ``None`` for a rule of
+        any other protocol, all traffic included."""
+        return read_ports(self.protocol_name, self.from_port, self.to_port, [])
 
 
 RuleKey = tuple[str, int | None, int | None, str, str]
@@ -183,7 +190,7 @@ def _rule(head: tuple[str, int | None, int | None], kind: str, entry: object, wh
         return Rule(protocol, from_port, to_port, kind, json.dumps(pair, sort_keys=True),
                     description)  # fmt: skip
     source = entry.get(_SOURCE_FIELD[kind])
-    if not isinstance(source, str):
+    if not isinstance(source, str) or not source:
         raise RemediationError(f"{where}.{kind} has an entry without {_SOURCE_FIELD[kind]}")
     return Rule(protocol, from_port, to_port, kind, source, description)
 
@@ -207,6 +214,28 @@ def ip_permissions(rules: Iterable[Rule]) -> list[dict[str, Any]]:
             entry["Description"] = rule.description
         permission.setdefault(rule.kind, []).append(entry)
     return list(grouped.values())
+
+
+def permissions_of(rules: Iterable[Rule]) -> tuple[Permission, ...]:
+    """The decision's model of a group holding ``rules``: rules of one protocol and ports pooled
+    into one :class:`~portguard.model.Permission` (as EC2 pools them into one ``IpPermission``),
+    read as :mod:`portguard.reader` reads a group's (the protocol by name, the ports as
+    :attr:`Rule.ports`, each source once; security-group references are no source of the
+    decision)."""
+    pooled: dict[tuple[str, int | None, int | None], dict[str, list[str]]] = {}
+    for rule in rules:
+        sources = pooled.setdefault((rule.protocol, rule.from_port, rule.to_port),
+                                    {IPV4: [], IPV6: [], PREFIX_LIST: []})  # fmt: skip
+        if rule.kind in sources:
+            sources[rule.kind].append(rule.source)
+    permissions = []
+    for (protocol, from_port, to_port), sources in pooled.items():
+        name = normalize_protocol(protocol) or ""
+        ports = read_ports(name, from_port, to_port, [])  # rules hold integer ports: no warning
+        permissions.append(
+            new_permission(name, ports, sources[IPV4], sources[IPV6], sources[PREFIX_LIST])
+        )
+    return tuple(permissions)
 
 
 def describe_rule(rule: Rule) -> str:
@@ -270,8 +299,7 @@ def plan_remediation(
 
     def decide(rules: Iterable[Rule]) -> Verdict:
         """The decision on the group with these rules (and its tags, for exemptions)."""
-        rewritten = {"GroupId": model.group_id, "IpPermissions": ip_permissions(rules)}
-        regrouped = model._replace(permissions=parse_ec2_group(rewritten).permissions)
+        regrouped = model._replace(permissions=permissions_of(rules))
         return evaluate_group(
             regrouped, parameters, resolve_prefix_list=resolve_prefix_list, today=today
         )
@@ -340,11 +368,10 @@ def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
     if protected(rule):
         return {}
     protocols: tuple[str, ...]
-    name = rule.protocol_name
-    if name == ALL_PROTOCOLS:
+    if rule.protocol_name == ALL_PROTOCOLS:
         low, high, protocols = 0, MAX_PORT, PORTED_PROTOCOLS
-    elif name in PORTED_PROTOCOLS and rule.from_port is not None and rule.to_port is not None:
-        low, high, protocols = rule.from_port, rule.to_port, (name,)
+    elif (ports := rule.ports) is not None:
+        (low, high), protocols = ports, (rule.protocol_name,)
     else:
         return {}
     found: dict[str, list[tuple[int, int]]] = {}
@@ -400,8 +427,7 @@ def _pieces(rule: Rule, offending: Mapping[str, PortSet]) -> list[Rule]:
         icmp = {IPV4: ("icmp",), IPV6: ("icmpv6",)}.get(rule.kind, ("icmp", "icmpv6"))
         out.extend(rule._replace(protocol=p, from_port=-1, to_port=-1) for p in icmp)
         return out
-    low, high = rule.from_port or 0, rule.to_port or 0  # a ported rule: both are set
-    for piece in PortSet([(low, high)]).difference(offending[rule.protocol_name]).ranges:
+    for piece in PortSet([_ports(rule)]).difference(offending[rule.protocol_name]).ranges:
         out.append(rule._replace(from_port=piece[0], to_port=piece[1]))
     return out
 
@@ -500,9 +526,8 @@ def _lets_in(reference: Sequence[Rule], rule: Rule) -> bool:
 
 
 def _ports(rule: Rule) -> tuple[int, int]:
-    """A tcp or udp rule's ports; none given means all (SPEC §1)."""
-    low = rule.from_port if rule.from_port is not None else 0
-    return low, rule.to_port if rule.to_port is not None else MAX_PORT
+    """A tcp or udp rule's ports (:attr:`Rule.ports`, which every such rule has)."""
+    return rule.ports or (0, MAX_PORT)
 
 
 # --- showing a plan ---------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from portguard.remediation import (
     ip_permissions,
     opened_beyond,
     parse_allowed_cidrs,
+    permissions_of,
     plan_lines,
     plan_remediation,
     plan_restore,
@@ -499,6 +500,12 @@ CARVING = [
         [r("tcp", 20, 25, "0.0.0.0/0"), r("tcp", 22, 25, "0.0.0.0/0")],
         [r("tcp", 20, 21, "0.0.0.0/0"), r("tcp", 23, 25, "0.0.0.0/0")],
         SSH,
+    ),
+    row(
+        "tcp-without-ports-is-every-port",
+        [{"IpProtocol": "tcp", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        [r("tcp", None, None, "0.0.0.0/0")],
+        ranges_of("tcp", "0.0.0.0/0", CIS_REST),
     ),
     row(
         "icmp-and-other-protocols-untouched",
@@ -1194,6 +1201,32 @@ def test_rules_of_reads_every_kind_of_source() -> None:
     assert ip_permissions(rules_of(permissions))[1] == permissions[1]
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            ec2_permissions(),
+            st.builds(
+                perm,
+                st.sampled_from(["tcp", "6", "UDP", "17", "-1", "icmp", "1", "58", "50", ""]),
+                st.sampled_from([None, -1, 0, 22, 65535]),
+                st.sampled_from([None, -1, 0, 22, 65535]),
+                v4=st.lists(st.sampled_from([*WIDE4, "banana", " 10.0.0.0/8"]), max_size=2),
+            ),
+        ),
+        max_size=5,
+    )
+)
+def test_rules_are_read_into_the_decisions_model_as_the_reader_reads_a_group(
+    permissions: list[dict[str, Any]],
+) -> None:
+    # The plan decides on its rules directly; this is what they would be in a group read back
+    # from EC2, by the rule's own reader.
+    rules = rules_of(permissions)
+    via_ec2 = parse_ec2_group({"GroupId": GROUP_ID, "IpPermissions": ip_permissions(rules)})
+    assert permissions_of(rules) == via_ec2.permissions
+
+
 def test_ip_permissions_groups_rules_of_one_protocol_and_ports() -> None:
     rules = [
         r("tcp", 22, 22, "0.0.0.0/0"),
@@ -1268,6 +1301,11 @@ def test_ip_permissions_groups_rules_of_one_protocol_and_ports() -> None:
             [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": None}]}],
             "IpPermissions[0].IpRanges has an entry without CidrIp",
             id="null-cidr",
+        ),
+        pytest.param(
+            [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": ""}]}],
+            "IpPermissions[0].IpRanges has an entry without CidrIp",
+            id="empty-cidr",
         ),
     ],
 )
