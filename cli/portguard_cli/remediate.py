@@ -1,7 +1,7 @@
 """``portguard remediate`` and ``portguard restore``: close a group's offending ports, and undo it.
 
 Both print their plan as a diff and change nothing without ``--apply``. The work is
-:func:`portguard.adapters.remediate.remediate` and :func:`~portguard.adapters.remediate.restore`,
+:func:`portguard.remediation.apply.remediate` and :func:`~portguard.remediation.apply.restore`,
 the same code the remediation function runs; this module adds the rollback file, written (to a
 temporary name, then renamed) before the first change and after every step.
 
@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from portguard.adapters.remediate import (
+from portguard.errors import RemediationError
+from portguard.remediation.apply import (
     APPLIED,
     COMPLIANT,
     PLANNED,
@@ -30,7 +31,8 @@ from portguard.adapters.remediate import (
     remediate,
     restore,
 )
-from portguard.remediation import RemediationError, parse_allowed_cidrs, read_rollback
+from portguard.remediation.plan import parse_allowed_cidrs
+from portguard.remediation.rollback import read_rollback
 from portguard_cli.main import UsageError, read_json, rule_parameters
 from portguard_cli.results import EXIT_ERROR
 from portguard_cli.scan import CLIENT_CONFIG, default_region, explain, open_session
@@ -38,7 +40,7 @@ from portguard_cli.scan import CLIENT_CONFIG, default_region, explain, open_sess
 if TYPE_CHECKING:
     import argparse
 
-    from portguard.adapters.remediate import Outcome
+    from portguard.remediation.apply import Outcome
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 

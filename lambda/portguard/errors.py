@@ -47,3 +47,20 @@ class PrefixListUnavailableError(PortguardError):
         self.prefix_list_id = prefix_list_id
         self.reason = reason
         super().__init__(f"prefix list {prefix_list_id} could not be read: {reason}")
+
+
+class RemediationError(PortguardError):
+    """A plan was refused, a rollback document is unusable, or EC2 refused a change."""
+
+
+class StepError(RemediationError):
+    """EC2 refused one change of a remediation or restore: says which, and how many changes of
+    that step were done before it.
+
+    ``step`` is what the run was doing (``adding``, ``removing``); ``change`` the change in
+    words (``tcp rule from 0.0.0.0/0``); ``reason`` what AWS or botocore said.
+    """
+
+    def __init__(self, step: str, change: str, done: int, reason: str) -> None:
+        self.step = step
+        super().__init__(f"{step} {change} failed after {done} done: {reason}")

@@ -17,7 +17,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from portguard.adapters.remediate import (
+from portguard.parameters import parse_rule_parameters
+from portguard.ports import PortSet
+from portguard.remediation.apply import (
     APPLIED,
     COMPLIANT,
     FAILED,
@@ -26,9 +28,8 @@ from portguard.adapters.remediate import (
     remediate,
     restore,
 )
-from portguard.parameters import parse_rule_parameters
-from portguard.ports import PortSet
-from portguard.remediation import IPV4, Rule, ip_permissions, read_rollback, rules_of
+from portguard.remediation.rollback import read_rollback
+from portguard.remediation.rules import IPV4, Rule, ip_permissions, rules_of
 
 from .conftest import REGION
 

@@ -21,34 +21,35 @@ from hypothesis import strategies as st
 from shared_data import FIXTURES, real_events
 
 from portguard.decision import evaluate_group
-from portguard.errors import PrefixListUnavailableError
+from portguard.errors import PrefixListUnavailableError, RemediationError
 from portguard.model import Compliance
 from portguard.parameters import parse_rule_parameters
 from portguard.reader import parse_ec2_group
-from portguard.remediation import (
+from portguard.remediation.plan import (
     DEFAULT_QUOTA,
+    RULES_QUOTA_CODE,
+    Plan,
+    Quota,
+    parse_allowed_cidrs,
+    plan_remediation,
+)
+from portguard.remediation.rendering import (
+    describe_rule,
+    describe_rules,
+    plan_lines,
+    restore_lines,
+)
+from portguard.remediation.rollback import plan_restore, read_rollback, rollback_document
+from portguard.remediation.rules import (
     GROUP_PAIR,
     IPV4,
     IPV6,
     PREFIX_LIST,
-    RULES_QUOTA_CODE,
-    Plan,
-    Quota,
-    RemediationError,
     Rule,
-    describe_rule,
-    describe_rules,
     ip_permissions,
     opened_beyond,
-    parse_allowed_cidrs,
     permissions_of,
-    plan_lines,
-    plan_remediation,
-    plan_restore,
     protected,
-    read_rollback,
-    restore_lines,
-    rollback_document,
     rules_of,
 )
 
@@ -1517,7 +1518,7 @@ def test_restore_after_a_remediation_undoes_exactly_it() -> None:
     restore = plan_restore(read_rollback(document(p)), current)
     assert set(restore.add) == set(p.remove)
     assert keys(restore.remove) == keys(p.add)
-    assert restore.drift == ()
+    assert (restore.missing_since, restore.added_since) == ((), ())
     # Add, then remove: exactly the original rules, descriptions included.
     removed = keys(restore.remove)
     back = [rule for rule in (*current, *restore.add) if rule.key not in removed]
@@ -1530,7 +1531,7 @@ def test_restore_of_an_untouched_group_changes_nothing() -> None:
     restore = plan_restore(read_rollback(document(p)), p.original)
     assert set(restore.add) == set()
     assert set(restore.remove) == set()
-    assert restore.drift == ()
+    assert (restore.missing_since, restore.added_since) == ((), ())
 
 
 def test_restore_leaves_changes_by_someone_else_alone_and_reports_them() -> None:
@@ -1547,10 +1548,7 @@ def test_restore_leaves_changes_by_someone_else_alone_and_reports_them() -> None
     restore = plan_restore(read_rollback(document(p)), current)
     assert set(restore.add) == set(p.remove) - {readded}
     assert set(restore.remove) == set(p.add) - {piece_gone}
-    assert restore.drift == (
-        "missing since: tcp 443 from 10.0.0.0/8",
-        "added since: tcp 8080 from 198.51.100.7/32",
-    )
+    assert (restore.missing_since, restore.added_since) == ((untouched,), (theirs,))
     assert theirs not in restore.remove
     assert untouched not in restore.add
     assert restore_lines(restore) == [

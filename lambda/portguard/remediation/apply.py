@@ -20,6 +20,7 @@ The order keeps the group safe at every step, even while someone else changes it
    COMPLIANT and nothing portguard holds lets in more than the group did when found, or than it
    would without portguard's changes (what others left).
 
+This is the one module of :mod:`portguard.remediation` that calls AWS (botocore stays here).
 Throttling and server errors are retried by botocore (see :func:`portguard.adapters.client_config`).
 A rule that already exists when added was added by someone else, and is not portguard's to revoke
 on restore; any other error stops the steps where they are, and the group is still read again and
@@ -35,26 +36,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from portguard.adapters import error_code
 from portguard.adapters.ec2 import PrefixListCache
 from portguard.decision import evaluate_group
+from portguard.errors import RemediationError, StepError
 from portguard.model import Compliance, Verdict
 from portguard.reader import parse_ec2_group
-from portguard.remediation import (
-    DEFAULT_QUOTA,
-    RULES_QUOTA_CODE,
-    Quota,
-    RemediationError,
-    Rollback,
-    Rule,
+from portguard.remediation.plan import DEFAULT_QUOTA, RULES_QUOTA_CODE, Quota, plan_remediation
+from portguard.remediation.rendering import (
     describe_rule,
     describe_rules,
-    ip_permissions,
-    opened_beyond,
     plan_lines,
-    plan_remediation,
-    plan_restore,
     restore_lines,
-    rollback_document,
-    rules_of,
 )
+from portguard.remediation.rollback import plan_restore, rollback_document
+from portguard.remediation.rules import ip_permissions, opened_beyond, rules_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -64,7 +57,9 @@ if TYPE_CHECKING:
     from mypy_boto3_service_quotas import ServiceQuotasClient
 
     from portguard.parameters import RuleParameters
-    from portguard.remediation import Plan, RuleKey
+    from portguard.remediation.plan import Plan
+    from portguard.remediation.rollback import Rollback
+    from portguard.remediation.rules import Rule, RuleKey
 
 # What a run ended with.
 COMPLIANT = "compliant"  # nothing to do
@@ -86,15 +81,6 @@ class Outcome(NamedTuple):
     document: dict[str, Any] | None = None
     verdict: Verdict | None = None
     meanwhile: tuple[str, ...] = ()
-
-
-class StepError(RemediationError):
-    """EC2 refused a change: says which, and how many of the step's rules were done."""
-
-    def __init__(self, step: str, rule: Rule, done: int, error: Exception) -> None:
-        self.step = step
-        super().__init__(f"{step} {rule.protocol_name} rule from {rule.source} failed after "
-                         f"{done} done: {_reason(error)}")  # fmt: skip
 
 
 def read_group(client: EC2Client, group_id: str) -> Mapping[str, Any]:
@@ -405,9 +391,9 @@ def _authorize(client: EC2Client, group_id: str, rule: Rule, done: int) -> bool:
     except ClientError as error:
         if error_code(error) == "InvalidPermission.Duplicate":
             return False
-        raise StepError("adding", rule, done, error) from error
+        raise _step_error("adding", rule, done, error) from error
     except BotoCoreError as error:
-        raise StepError("adding", rule, done, error) from error
+        raise _step_error("adding", rule, done, error) from error
     return True
 
 
@@ -424,10 +410,15 @@ def _revoke(client: EC2Client, group_id: str, rule: Rule, done: int) -> bool:
     except ClientError as error:
         if error_code(error) == "InvalidPermission.NotFound":
             return False
-        raise StepError("removing", rule, done, error) from error
+        raise _step_error("removing", rule, done, error) from error
     except BotoCoreError as error:
-        raise StepError("removing", rule, done, error) from error
+        raise _step_error("removing", rule, done, error) from error
     return not answer.get("UnknownIpPermissions")
+
+
+def _step_error(step: str, rule: Rule, done: int, error: Exception) -> StepError:
+    """EC2 refused ``rule`` while ``step``, after ``done`` rules of that step."""
+    return StepError(step, f"{rule.protocol_name} rule from {rule.source}", done, _reason(error))
 
 
 def _reason(error: Exception) -> str:
