@@ -22,15 +22,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portguard.errors import RemediationError
-from portguard.remediation.apply import (
-    APPLIED,
-    COMPLIANT,
-    PLANNED,
-    REFUSED,
-    read_quota,
-    remediate,
-    restore,
-)
+from portguard.remediation.apply import Status, read_quota, remediate, restore
 from portguard.remediation.plan import parse_allowed_cidrs
 from portguard.remediation.rollback import read_rollback
 from portguard_cli.main import UsageError, read_json, rule_parameters
@@ -97,14 +89,14 @@ def _remediate(args: argparse.Namespace) -> int:
         message = f"{path}: cannot update the rollback file ({error.strerror}); {notes}"
         return _failed(args.command, message, path)
     _print(outcome)
-    if outcome.status == PLANNED:
+    if outcome.status == Status.PLANNED:
         print(f"to apply: the same command with --apply (the rollback file goes to {path} "
               "before the first change)")  # fmt: skip
-    elif outcome.status not in (COMPLIANT, REFUSED):
+    elif outcome.status not in (Status.COMPLIANT, Status.REFUSED):
         print(f"rollback file: {path}\nto undo: portguard restore {path} --apply")
-    return {COMPLIANT: EXIT_OK, PLANNED: EXIT_OK, APPLIED: EXIT_OK, REFUSED: EXIT_REFUSED}.get(
-        outcome.status, EXIT_ERROR
-    )
+    if outcome.status == Status.REFUSED:
+        return EXIT_REFUSED
+    return EXIT_OK if outcome.status.succeeded else EXIT_ERROR
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -125,9 +117,9 @@ def _restore(args: argparse.Namespace) -> int:
     except RemediationError as error:
         return _failed(args.command, str(error), None)
     _print(outcome)
-    if outcome.status == PLANNED:
+    if outcome.status == Status.PLANNED:
         print("to apply: the same command with --apply")
-    return EXIT_OK if outcome.status in (COMPLIANT, PLANNED, APPLIED) else EXIT_ERROR
+    return EXIT_OK if outcome.status.succeeded else EXIT_ERROR
 
 
 def write_rollback(path: Path, document: dict[str, Any]) -> None:

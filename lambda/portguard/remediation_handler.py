@@ -30,7 +30,7 @@ from portguard.adapters import client_config
 from portguard.definition import GROUP_ID_PATTERN, REMEDIATION_PARAMETERS_VARIABLE
 from portguard.errors import InvalidEventError, RemediationError
 from portguard.parameters import parse_rule_parameters
-from portguard.remediation.apply import APPLIED, COMPLIANT, read_quota, remediate
+from portguard.remediation.apply import read_quota, remediate
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -96,9 +96,13 @@ def handle(
         region=ec2.meta.region_name,
         now=lambda: datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    extra = {"group_id": group_id, "status": outcome.status, "plan": list(outcome.lines),
-             "meanwhile": list(outcome.meanwhile)}  # fmt: skip
-    if outcome.status not in (APPLIED, COMPLIANT):
+    extra = {
+        "group_id": group_id,
+        "status": outcome.status,
+        "plan": list(outcome.lines),
+        "meanwhile": list(outcome.meanwhile),
+    }
+    if not outcome.status.succeeded:
         logger.error(outcome.message, extra=extra)
         raise RemediationError(f"{group_id}: {outcome.message}")
     logger.info(outcome.message, extra=extra)

@@ -39,7 +39,12 @@ from portguard.remediation.rendering import (
     plan_lines,
     restore_lines,
 )
-from portguard.remediation.rollback import plan_restore, read_rollback, rollback_document
+from portguard.remediation.rollback import (
+    RollbackState,
+    plan_restore,
+    read_rollback,
+    rollback_document,
+)
 from portguard.remediation.rules import (
     GROUP_PAIR,
     IPV4,
@@ -1411,7 +1416,7 @@ def remediated() -> Plan:
 def document(p: Plan) -> dict[str, Any]:
     """The document once the whole plan ran: everything added and removed by portguard."""
     doc = rollback_document(p, region="eu-west-1", created="2025-06-01T10:00:00Z",
-                            state="applied", added=p.add, removed=p.remove)  # fmt: skip
+                            state=RollbackState.APPLIED, added=p.add, removed=p.remove)  # fmt: skip
     loaded: dict[str, Any] = json.loads(json.dumps(doc))  # as written to, and read from, a file
     return loaded
 
@@ -1448,7 +1453,7 @@ def test_rollback_document_round_trip() -> None:
 
 def test_rollback_document_without_region() -> None:
     p = remediated()
-    doc = rollback_document(p, region=None, created="now", state="applying")
+    doc = rollback_document(p, region=None, created="now", state=RollbackState.ADDING)
     assert read_rollback(doc).region is None
 
 
@@ -1456,7 +1461,9 @@ def test_a_rollback_document_before_any_change_claims_nothing_done() -> None:
     # Only facts: restore must never revoke a rule portguard did not add, nor re-add one it did
     # not remove (someone else may have, meanwhile).
     p = remediated()
-    rollback = read_rollback(rollback_document(p, region=None, created="now", state="adding"))
+    rollback = read_rollback(
+        rollback_document(p, region=None, created="now", state=RollbackState.ADDING)
+    )
     assert (rollback.added, rollback.removed) == ((), ())
     assert set(rollback.original) == set(p.original)
     assert plan_restore(rollback, applied(p)).add == ()
@@ -1504,6 +1511,22 @@ def test_read_rollback_names_what_is_wrong(change: dict[str, Any], message: str)
     doc = {**document(remediated()), **change}
     with pytest.raises(RemediationError, match=re.escape(message)):
         read_rollback(doc)
+
+
+def test_rollback_documents_written_before_are_still_read() -> None:
+    # Every document portguard 0.1.0 journaled (before the state became RollbackState) in a run
+    # that failed while removing; a failed run's state is why, in words.
+    journal = load_json(FIXTURES / "rollback-journal-failed-while-removing.json")
+    rollbacks = [read_rollback(written) for written in journal]
+    assert [len(rollback.added) for rollback in rollbacks] == [0, 1, 2, 3, 4, 4, 4]
+    assert [rollback.removed for rollback in rollbacks[-2:]] == [
+        (r("tcp", 0, 65535, "0.0.0.0/0", "everything"),)
+    ] * 2
+    assert (rollbacks[-1].group_id, rollbacks[-1].region) == ("sg-0c9d8e7f6a5b4c3d2", "eu-west-1")
+    assert len(rollbacks[-1].original) == 3
+    assert [written["state"] for written in journal[:-1]] == ["adding"] * 5 + ["removing"]
+    assert {written["state"] for written in journal[:-1]} <= set(RollbackState)
+    assert journal[-1]["state"].startswith("failed while removing: removing tcp rule from ::/0")
 
 
 @pytest.mark.parametrize("doc", [[], "portguard-rollback", None, 1])

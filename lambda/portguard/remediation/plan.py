@@ -184,12 +184,25 @@ def plan_remediation(
     after = decide(current.values())
     peak, counted_as_one = _count([*original, *add], prefix_list_size)
     if counted_as_one:
-        notes.append(f"prefix lists {', '.join(counted_as_one)} counted as one rule each: their "
-                     "maximum size could not be read")  # fmt: skip
+        notes.append(
+            f"prefix lists {', '.join(counted_as_one)} counted as one rule each: their "
+            "maximum size could not be read"
+        )
     refusal = _refusal(after, peak, quota)
     stands_for = {rule.key: tuple(origins[rule.key].values()) for rule in add}
-    return Plan(model.group_id, tuple(original), add, tuple(removed), before, after, quota, peak,
-                tuple(dict.fromkeys(notes)), refusal, MappingProxyType(stands_for))  # fmt: skip
+    return Plan(
+        model.group_id,
+        tuple(original),
+        add,
+        tuple(removed),
+        before,
+        after,
+        quota,
+        peak,
+        tuple(dict.fromkeys(notes)),
+        refusal,
+        MappingProxyType(stands_for),
+    )
 
 
 def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
@@ -227,11 +240,15 @@ def _pieces(rule: Rule, offending: Mapping[str, PortSet]) -> list[Rule]:
     """What is left of ``rule`` once its offending ports are taken out, as EC2 rules."""
     out: list[Rule] = []
     if rule.protocol_name == ALL_PROTOCOLS:
-        keep = [(p, PortSet.all_ports().difference(offending.get(p, PortSet()))) for p in
-                PORTED_PROTOCOLS]  # fmt: skip
+        keep = [
+            (p, PortSet.all_ports().difference(offending.get(p, PortSet())))
+            for p in PORTED_PROTOCOLS
+        ]
         for protocol, ports in keep:
-            out.extend(rule._replace(protocol=protocol, from_port=low, to_port=high)
-                       for low, high in ports.ranges)  # fmt: skip
+            out.extend(
+                rule._replace(protocol=protocol, from_port=low, to_port=high)
+                for low, high in ports.ranges
+            )
         # New rules, in EC2's spelling (which for these is also the decision's).
         icmp = {IPV4: ("icmp",), IPV6: ("icmpv6",)}.get(rule.kind, ("icmp", "icmpv6"))
         out.extend(rule._replace(protocol=p, from_port=-1, to_port=-1) for p in icmp)

@@ -27,10 +27,10 @@ def describe_rule(rule: Rule) -> str:
     elif name in PORTED_PROTOCOLS:
         low, high = rule.from_port, rule.to_port
         what = f"{name} {low}" if low == high else f"{name} {low}-{high}"
+    elif name in ("icmp", "icmpv6") and rule.from_port == rule.to_port == -1:
+        what = f"{name} (all types)"
     elif name in ("icmp", "icmpv6"):
-        both = rule.from_port == -1 and rule.to_port == -1
-        what = f"{name} (all types)" if both else (
-            f"{name} type {rule.from_port} code {rule.to_port}")  # fmt: skip
+        what = f"{name} type {rule.from_port} code {rule.to_port}"
     else:
         what = f"protocol {name}"
     if rule.kind == GROUP_PAIR:
@@ -49,8 +49,10 @@ def plan_lines(plan: Plan) -> list[str]:
     lines += [f"+ {text}" for text in describe_rules(plan.add)]
     lines += [f"note: {note}" for note in plan.notes]
     ipv4, ipv6 = plan.peak
-    lines.append(f"rules at the peak: {ipv4} IPv4, {ipv6} IPv6; quota {plan.quota.limit} "
-                 f"({plan.quota.source})")  # fmt: skip
+    lines.append(
+        f"rules at the peak: {ipv4} IPv4, {ipv6} IPv6; quota {plan.quota.limit} "
+        f"({plan.quota.source})"
+    )
     after = plan.after
     annotation = f": {after.annotation}" if after.annotation else ""
     lines.append(f"after: {after.compliance}{annotation}")
@@ -71,8 +73,10 @@ def describe_rules(rules: Iterable[Rule]) -> list[str]:
         text = describe_rule(group[0])
         if len(group) > 1 and group[0].protocol_name in PORTED_PROTOCOLS:
             name = group[0].protocol_name
-            ports = ", ".join(str(r.from_port) if r.from_port == r.to_port
-                              else f"{r.from_port}-{r.to_port}" for r in group)  # fmt: skip
+            ports = ", ".join(
+                str(r.from_port) if r.from_port == r.to_port else f"{r.from_port}-{r.to_port}"
+                for r in group
+            )
             text = f"{name} {ports}{text[text.index(' from ') :]} [{len(group)} rules]"
         elif len(group) > 1:
             out.extend(describe_rule(rule) for rule in group)

@@ -9,6 +9,7 @@ undoes the remediation on the group as it is now.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from portguard.errors import RemediationError
@@ -23,6 +24,28 @@ if TYPE_CHECKING:
 
 ROLLBACK_FORMAT = "portguard-rollback"
 ROLLBACK_VERSION = 1
+
+
+class RollbackState(StrEnum):
+    """The rollback document's ``state``: the step the run was at when it wrote the document.
+
+    A run that failed writes, in its place, why it failed (``failed while removing: …``), as
+    documents always have. Nothing reads the state back: it is for the people reading the
+    document, and :func:`read_rollback` reads every document ever written, whatever it says.
+    """
+
+    PLANNED = "planned"
+    """Planned, nothing changed yet (a dry run shows the document in this state)."""
+    ADDING = "adding"
+    """Adding rules: the pieces of the rules being removed, and the allowed sources."""
+    REMOVING = "removing"
+    """Revoking the rules open to the internet."""
+    TAKING_BACK = "taking back"
+    """Taking back rules added only for rules that someone else closed meanwhile."""
+    READ_AGAIN = "read again"
+    """The group, read again, shows someone else's changes (the document now says so)."""
+    APPLIED = "applied"
+    """Done: the group is COMPLIANT and lets in no more than it did, or than others left it."""
 
 
 class Rollback(NamedTuple):
@@ -40,7 +63,7 @@ def rollback_document(
     *,
     region: str | None,
     created: str,
-    state: str,
+    state: RollbackState,
     added: Iterable[Rule] = (),
     removed: Iterable[Rule] = (),
 ) -> dict[str, Any]:
@@ -55,7 +78,7 @@ def rollback_document(
         "groupId": plan.group_id,
         "region": region,
         "created": created,
-        "state": state,
+        "state": state.value,
         "original": ip_permissions(plan.original),
         "added": ip_permissions(added),
         "removed": ip_permissions(removed),
@@ -110,8 +133,9 @@ def plan_restore(rollback: Rollback, current: Sequence[Rule]) -> RestorePlan:
     now = {rule.key: rule for rule in current}
     original = {rule.key: rule for rule in rollback.original}
     add = tuple(rule for rule in rollback.removed if rule.key not in now)
-    remove = tuple(now[rule.key] for rule in rollback.added
-                   if rule.key in now and rule.key not in original)  # fmt: skip
+    remove = tuple(
+        now[rule.key] for rule in rollback.added if rule.key in now and rule.key not in original
+    )
     touched = {rule.key for rule in (*rollback.added, *rollback.removed)}
     missing = tuple(rule for key, rule in original.items() if key not in now and key not in touched)
     appeared = tuple(

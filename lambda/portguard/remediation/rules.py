@@ -113,8 +113,9 @@ def _rule(head: tuple[str, int | None, int | None], kind: str, entry: object, wh
     description = description if isinstance(description, str) else None
     if kind == GROUP_PAIR:
         pair = {k: v for k, v in entry.items() if k != "Description"}
-        return Rule(protocol, from_port, to_port, kind, json.dumps(pair, sort_keys=True),
-                    description)  # fmt: skip
+        return Rule(
+            protocol, from_port, to_port, kind, json.dumps(pair, sort_keys=True), description
+        )
     source = entry.get(_SOURCE_FIELD[kind])
     if not isinstance(source, str) or not source:
         raise RemediationError(f"{where}.{kind} has an entry without {_SOURCE_FIELD[kind]}")
@@ -228,5 +229,7 @@ def _lets_in(reference: Sequence[Rule], rule: Rule) -> bool:
     if protocol in PORTED_PROTOCOLS:
         return not ports_of([rule]).difference(ports_of(same))
     # ICMP's "ports" are a type and a code, -1 meaning any; other protocols (and -1) have none.
-    return any(other.from_port in (None, -1, rule.from_port)
-               and other.to_port in (None, -1, rule.to_port) for other in same)  # fmt: skip
+    return any(
+        other.from_port in (None, -1, rule.from_port) and other.to_port in (None, -1, rule.to_port)
+        for other in same
+    )
