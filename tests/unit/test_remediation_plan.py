@@ -1258,8 +1258,10 @@ def test_ip_permissions_groups_rules_of_one_protocol_and_ports() -> None:
 @pytest.mark.parametrize(
     ("permissions", "message"),
     [
-        pytest.param({"IpProtocol": "tcp"}, "IpPermissions is not a list: dict", id="not-a-list"),
-        pytest.param(None, "IpPermissions is not a list: NoneType", id="none"),
+        pytest.param(
+            {"IpProtocol": "tcp"}, "IpPermissions is not a list: a JSON object", id="not-a-list"
+        ),
+        pytest.param(None, "IpPermissions is not a list: null", id="none"),
         pytest.param(
             [perm("tcp", 22, 22, v4=ANY4), "tcp"],
             "IpPermissions[1] is not an EC2 permission with an IpProtocol",
@@ -1295,7 +1297,7 @@ def test_ip_permissions_groups_rules_of_one_protocol_and_ports() -> None:
         ),
         pytest.param(
             [{"IpProtocol": "-1", "Ipv6Ranges": ["::/0"]}],
-            "IpPermissions[0].Ipv6Ranges holds a str, not an object",
+            "IpPermissions[0].Ipv6Ranges holds a JSON string, not an object",
             id="range-a-string",
         ),
         pytest.param(
@@ -1487,7 +1489,7 @@ def test_a_rollback_document_before_any_change_claims_nothing_done() -> None:
         pytest.param({"region": 7}, "region 7 is not a string", id="region"),
         pytest.param(
             {"original": "tcp 22"},
-            "the rollback document's 'original': IpPermissions is not a list: str",
+            "the rollback document's 'original': IpPermissions is not a list: a JSON string",
             id="original-not-a-list",
         ),
         pytest.param(
@@ -1502,7 +1504,7 @@ def test_a_rollback_document_before_any_change_claims_nothing_done() -> None:
         ),
         pytest.param(
             {"removed": None},
-            "the rollback document's 'removed': IpPermissions is not a list: NoneType",
+            "the rollback document's 'removed': IpPermissions is not a list: null",
             id="removed-missing",
         ),
     ],

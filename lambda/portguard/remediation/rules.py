@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from portguard.errors import RemediationError
 from portguard.model import ALL_PROTOCOLS, PORTED_PROTOCOLS, normalize_protocol
 from portguard.ports import PortSet
-from portguard.reader import is_object, new_permission, read_ports
+from portguard.reader import is_object, json_kind, new_permission, read_ports
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -77,7 +77,7 @@ def rules_of(ip_permissions: object) -> list[Rule]:
     Raises :class:`RemediationError` naming the entry when the list is not EC2's shape.
     """
     if not isinstance(ip_permissions, list):
-        raise RemediationError(f"IpPermissions is not a list: {type(ip_permissions).__name__}")
+        raise RemediationError(f"IpPermissions is not a list: {json_kind(ip_permissions)}")
     rules: list[Rule] = []
     for index, permission in enumerate(ip_permissions):
         where = f"IpPermissions[{index}]"
@@ -108,7 +108,7 @@ def _is_port(value: object) -> bool:
 def _rule(head: tuple[str, int | None, int | None], kind: str, entry: object, where: str) -> Rule:
     protocol, from_port, to_port = head
     if not is_object(entry):
-        raise RemediationError(f"{where}.{kind} holds a {type(entry).__name__}, not an object")
+        raise RemediationError(f"{where}.{kind} holds {json_kind(entry)}, not an object")
     description = entry.get("Description")
     description = description if isinstance(description, str) else None
     if kind == GROUP_PAIR:
