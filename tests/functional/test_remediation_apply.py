@@ -1,8 +1,9 @@
-"""The remediation adapter's edges, against moto's EC2 and a stubbed Service Quotas: the quota it
-falls back to (and says so), prefix-list sizes, a group changed back under it, restore or apply
-stopped by EC2 or the network, and someone else changing the group between any two of
-portguard's EC2 calls (the group never ends more open than they left it, and the rollback
-document stays true)."""
+"""Applying a plan or a restore to a live group (:mod:`portguard.remediation.apply`), against
+moto's EC2 and a stubbed Service Quotas: the quota it falls back to (and says so), prefix-list
+sizes, a group changed back under it, restore or apply stopped by EC2 or the network, the
+rollback documents it journals (as they always were), and someone else changing the group between
+any two of portguard's EC2 calls (the group never ends more open than they left it, and the
+rollback document stays true)."""
 
 from __future__ import annotations
 
