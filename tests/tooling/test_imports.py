@@ -1,14 +1,21 @@
-"""No import circle among portguard's modules (issue 11): ``portguard.*`` and ``portguard_cli.*``,
-type-only imports (under ``if TYPE_CHECKING:``) and imports inside functions included.
+"""How portguard's modules import one another (issue 11), type-only imports (under
+``if TYPE_CHECKING:``) and imports inside functions included:
 
-A circle works at run time only as long as nobody reorders an import, and makes the modules in it
-one unit that cannot be read, tested or reused apart. Each module's imports are read from its
-source with :mod:`ast` (nothing is imported), so the test sees what mypy and a reader see.
+- no import circle among ``portguard.*`` and ``portguard_cli.*``: a circle works at run time only
+  as long as nobody reorders an import, and makes the modules in it one unit that cannot be
+  read, tested or reused apart;
+- the pure core stays pure: every module of ``portguard`` but its edges (the AWS adapters, the
+  Lambda entry points, the application of a remediation through EC2) imports the standard
+  library and other pure modules only.
+
+Each module's imports are read from its source with :mod:`ast` (nothing is imported), so the test
+sees what mypy and a reader see.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -120,6 +127,20 @@ KNOWN_CIRCLES = {frozenset({"portguard_cli.invoke", "portguard_cli.sandbox"})}
 is taken off this list; any other circle fails it at once."""
 
 
+EDGES = (
+    "portguard.adapters",
+    "portguard.handler",
+    "portguard.remediation.apply",
+    "portguard.remediation_handler",
+)
+"""The modules of ``portguard`` that talk to AWS or to Lambda (and, for a package, everything in
+it); the rest is the pure core, which the CDK app and the offline command line use as well."""
+
+
+def is_edge(module: str) -> bool:
+    return any(module == edge or module.startswith(f"{edge}.") for edge in EDGES)
+
+
 def test_the_graph_is_read() -> None:
     graph = import_graph()
     # A plain import, a type-only one, and the packages an import runs first.
@@ -145,3 +166,19 @@ def test_no_import_circle_among_portguards_modules() -> None:
     assert not new, f"import circle: {'; '.join(new)}"
     gone = [sorted(members) for members in KNOWN_CIRCLES if members not in found]
     assert not gone, f"no longer an import circle, take it off KNOWN_CIRCLES: {gone}"
+
+
+def test_the_pure_modules_import_the_standard_library_and_pure_modules_only() -> None:
+    modules = module_files()
+    graph = import_graph()
+    pure = [m for m in modules if m.split(".")[0] == "portguard" and not is_edge(m)]
+    assert "portguard.remediation.plan" in pure
+    assert "portguard.remediation.apply" not in pure
+    found = {}
+    for module in pure:
+        outside = {name.split(".")[0] for name in imported_names(module, modules[module])}
+        outside -= {"portguard", *sys.stdlib_module_names}
+        edges = {target for target in graph[module] if is_edge(target)}
+        if outside or edges:
+            found[module] = sorted(outside | edges)
+    assert not found, f"pure modules importing more than the standard library: {found}"
