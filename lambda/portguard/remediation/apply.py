@@ -41,12 +41,7 @@ from portguard.errors import RemediationError, StepError
 from portguard.model import Compliance, Verdict
 from portguard.reader import parse_ec2_group
 from portguard.remediation.plan import DEFAULT_QUOTA, RULES_QUOTA_CODE, Quota, plan_remediation
-from portguard.remediation.rendering import (
-    describe_rule,
-    describe_rules,
-    plan_lines,
-    restore_lines,
-)
+from portguard.remediation.rendering import describe_rule, describe_rules, plan_lines, restore_lines
 from portguard.remediation.rollback import RollbackState, plan_restore, rollback_document
 from portguard.remediation.rules import ip_permissions, opened_beyond, rules_of
 
