@@ -1,7 +1,7 @@
 """``portguard remediate`` and ``portguard restore``: close a group's offending ports, and undo it.
 
 Both print their plan as a diff and change nothing without ``--apply``. The work is
-:func:`portguard.adapters.remediate.remediate` and :func:`~portguard.adapters.remediate.restore`,
+:func:`portguard.remediation.apply.remediate` and :func:`~portguard.remediation.apply.restore`,
 the same code the remediation function runs; this module adds the rollback file, written (to a
 temporary name, then renamed) before the first change and after every step.
 
@@ -21,16 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from portguard.adapters.remediate import (
-    APPLIED,
-    COMPLIANT,
-    PLANNED,
-    REFUSED,
-    read_quota,
-    remediate,
-    restore,
-)
-from portguard.remediation import RemediationError, parse_allowed_cidrs, read_rollback
+from portguard.errors import RemediationError
+from portguard.remediation.apply import Status, read_quota, remediate, restore
+from portguard.remediation.plan import parse_allowed_cidrs
+from portguard.remediation.rollback import read_rollback
 from portguard_cli.main import UsageError, read_json, rule_parameters
 from portguard_cli.results import EXIT_ERROR
 from portguard_cli.scan import CLIENT_CONFIG, default_region, explain, open_session
@@ -38,7 +32,7 @@ from portguard_cli.scan import CLIENT_CONFIG, default_region, explain, open_sess
 if TYPE_CHECKING:
     import argparse
 
-    from portguard.adapters.remediate import Outcome
+    from portguard.remediation.apply import Outcome
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 
@@ -95,14 +89,14 @@ def _remediate(args: argparse.Namespace) -> int:
         message = f"{path}: cannot update the rollback file ({error.strerror}); {notes}"
         return _failed(args.command, message, path)
     _print(outcome)
-    if outcome.status == PLANNED:
+    if outcome.status == Status.PLANNED:
         print(f"to apply: the same command with --apply (the rollback file goes to {path} "
               "before the first change)")  # fmt: skip
-    elif outcome.status not in (COMPLIANT, REFUSED):
+    elif outcome.status not in (Status.COMPLIANT, Status.REFUSED):
         print(f"rollback file: {path}\nto undo: portguard restore {path} --apply")
-    return {COMPLIANT: EXIT_OK, PLANNED: EXIT_OK, APPLIED: EXIT_OK, REFUSED: EXIT_REFUSED}.get(
-        outcome.status, EXIT_ERROR
-    )
+    if outcome.status == Status.REFUSED:
+        return EXIT_REFUSED
+    return EXIT_OK if outcome.status.succeeded else EXIT_ERROR
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -123,9 +117,9 @@ def _restore(args: argparse.Namespace) -> int:
     except RemediationError as error:
         return _failed(args.command, str(error), None)
     _print(outcome)
-    if outcome.status == PLANNED:
+    if outcome.status == Status.PLANNED:
         print("to apply: the same command with --apply")
-    return EXIT_OK if outcome.status in (COMPLIANT, PLANNED, APPLIED) else EXIT_ERROR
+    return EXIT_OK if outcome.status.succeeded else EXIT_ERROR
 
 
 def write_rollback(path: Path, document: dict[str, Any]) -> None:

@@ -693,8 +693,8 @@ DEMO_ALLOWED = "203.0.113.0/24"
 def demonstrate_remediation(sandbox: Sandbox) -> list[str]:
     """``portguard remediate`` on one sandbox group (split-cidr-ssh, when the seed has it):
     applied with an allowed source, then undone with ``restore``; the lines to show."""
-    from portguard.adapters.remediate import remediate, restore  # noqa: PLC0415 - only here
-    from portguard.remediation import read_rollback  # noqa: PLC0415
+    from portguard.remediation.apply import remediate, restore  # noqa: PLC0415 - only here
+    from portguard.remediation.rollback import read_rollback  # noqa: PLC0415
 
     group = next((g for g in sandbox.groups if g.name == DEMO_GROUP), None)
     if group is None:

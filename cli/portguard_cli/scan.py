@@ -30,7 +30,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
-from portguard.adapters import client_config
+from portguard.adapters import client_config, error_code
 from portguard.adapters.ec2 import PrefixListCache, iter_security_groups
 from portguard.decision import evaluate_group
 from portguard.reader import parse_ec2_group
@@ -200,7 +200,7 @@ def explain(error: ClientError | BotoCoreError, region: str) -> str:
 
 
 def _explain_client_error(error: ClientError, region: str) -> str:
-    code = str(error.response.get("Error", {}).get("Code", ""))
+    code = error_code(error)
     message = str(error.response.get("Error", {}).get("Message", "")) or str(error)
     if code in _EXPIRED_CODES:
         return f"{EXPIRED} ({code})"

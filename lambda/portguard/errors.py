@@ -62,3 +62,20 @@ class AccountAccessError(PortguardError):
             "in every member account (its StackSet) and, with its member-role stack, in the "
             "management account"
         )
+
+
+class RemediationError(PortguardError):
+    """A plan was refused, a rollback document is unusable, or EC2 refused a change."""
+
+
+class StepError(RemediationError):
+    """EC2 refused one change of a remediation or restore: says which, and how many changes of
+    that step were done before it.
+
+    ``step`` is what the run was doing (``adding``, ``removing``); ``change`` the change in
+    words (``tcp rule from 0.0.0.0/0``); ``reason`` what AWS or botocore said.
+    """
+
+    def __init__(self, step: str, change: str, done: int, reason: str) -> None:
+        self.step = step
+        super().__init__(f"{step} {change} failed after {done} done: {reason}")

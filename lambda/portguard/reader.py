@@ -214,13 +214,7 @@ def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -
     if protocol is None:
         warnings.append(f"permission without ipProtocol ({_shown(proto_raw)}): allows no port")
         protocol = ""
-    ports = None
-    if protocol in PORTED_PROTOCOLS:
-        low, high = get(keys.from_port), get(keys.to_port)
-        if type(low) is int and type(high) is int and 0 <= low <= high <= 65535:
-            ports = (low, high)
-        else:
-            ports = _read_ports(low, high, warnings)
+    ports = read_ports(protocol, get(keys.from_port), get(keys.to_port), warnings)
     # Source lists are usually empty, so each is looked at before a call is made to read it.
     ipv4 = _cidrs(value, keys.ipv4, keys.ipv4_cidr, warnings) if (value := get(keys.ipv4)) else []
     if keys.legacy is not None and (legacy := get(keys.legacy)) and legacy != ipv4:
@@ -233,19 +227,37 @@ def _read_permission(raw: Mapping[str, Any], keys: _Keys, warnings: list[str]) -
         if (value := get(keys.prefix_lists))
         else ()
     )
-    return _new_permission(
-        (
-            protocol,
-            ports,
-            _unique(ipv4),
-            _unique(ipv6),
-            _unique(lists),
-        )
-    )
+    return new_permission(protocol, ports, ipv4, ipv6, lists)
 
 
-def _new_permission(fields: tuple[Any, ...]) -> Permission:
-    """``Permission(*fields)`` at half the cost: the named tuple's own ``__new__`` is Python."""
+def read_ports(
+    protocol: str, from_port: object, to_port: object, warnings: list[str]
+) -> tuple[int, int] | None:
+    """The ports a permission of ``protocol`` (by name: :func:`normalize_protocol`) allows, as
+    SPEC §1 reads them: for tcp and udp ``fromPort``..``toPort``, absent, null or -1 ports
+    meaning every port; ``None`` for every other protocol (``all`` opens every port without
+    naming any). A port that cannot be read is said in ``warnings`` and counts as every port.
+
+    >>> read_ports("tcp", 22, 22, []), read_ports("udp", None, -1, []), read_ports("icmp", 8, 0, [])
+    ((22, 22), (0, 65535), None)
+    """
+    if protocol not in PORTED_PROTOCOLS:
+        return None
+    if type(from_port) is int and type(to_port) is int and 0 <= from_port <= to_port <= 65535:
+        return (from_port, to_port)  # the usual shape, first
+    return _read_ports(from_port, to_port, warnings)
+
+
+def new_permission(
+    protocol: str,
+    ports: tuple[int, int] | None,
+    ipv4: Sequence[str],
+    ipv6: Sequence[str],
+    prefix_lists: Sequence[str],
+) -> Permission:
+    """A :class:`Permission` holding each source once, in the order first written; built at
+    half the cost of ``Permission(...)``, whose own ``__new__`` is Python."""
+    fields = (protocol, ports, _unique(ipv4), _unique(ipv6), _unique(prefix_lists))
     return tuple.__new__(Permission, fields)
 
 

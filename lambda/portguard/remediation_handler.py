@@ -3,7 +3,7 @@ remediation) runs, through portguard's Systems Manager Automation document.
 
 The document passes ``{"GroupId": "sg-…"}``. The function reads the rule's parameters from
 ``PORTGUARD_RULE_PARAMETERS`` (the rule's InputParameters, set at deploy, so the ports it closes
-are exactly the ones the rule flags), applies the plan with :func:`portguard.adapters.remediate.
+are exactly the ones the rule flags), applies the plan with :func:`portguard.remediation.apply.
 remediate`, and returns the rollback document, which the automation shows as its output. The same
 document is logged (``rollback document``) before the first change and after each change, so the
 original rules, and what was done, are in the log group even when the run fails or times out. What
@@ -27,11 +27,10 @@ import boto3
 from aws_lambda_powertools import Logger
 
 from portguard.adapters import client_config
-from portguard.adapters.remediate import APPLIED, COMPLIANT, read_quota, remediate
 from portguard.definition import GROUP_ID_PATTERN, REMEDIATION_PARAMETERS_VARIABLE
-from portguard.errors import InvalidEventError
+from portguard.errors import InvalidEventError, RemediationError
 from portguard.parameters import parse_rule_parameters
-from portguard.remediation import RemediationError
+from portguard.remediation.apply import read_quota, remediate
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -97,9 +96,13 @@ def handle(
         region=ec2.meta.region_name,
         now=lambda: datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    extra = {"group_id": group_id, "status": outcome.status, "plan": list(outcome.lines),
-             "meanwhile": list(outcome.meanwhile)}  # fmt: skip
-    if outcome.status not in (APPLIED, COMPLIANT):
+    extra = {
+        "group_id": group_id,
+        "status": outcome.status,
+        "plan": list(outcome.lines),
+        "meanwhile": list(outcome.meanwhile),
+    }
+    if not outcome.status.succeeded:
         logger.error(outcome.message, extra=extra)
         raise RemediationError(f"{group_id}: {outcome.message}")
     logger.info(outcome.message, extra=extra)

@@ -22,7 +22,7 @@ from portguard.model import Compliance
 from portguard.parameters import parse_rule_parameters
 from portguard.ports import PortSet
 from portguard.reader import parse_ec2_group
-from portguard.remediation import Rule, rules_of
+from portguard.remediation.rules import Rule, rules_of
 from portguard_cli import remediate as remediate_cli
 from portguard_cli.main import main
 

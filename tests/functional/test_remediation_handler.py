@@ -16,9 +16,10 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from portguard import remediation_handler
-from portguard.adapters.remediate import restore
-from portguard.errors import InvalidEventError, InvalidParameterError
-from portguard.remediation import RemediationError, read_rollback, rules_of
+from portguard.errors import InvalidEventError, InvalidParameterError, RemediationError
+from portguard.remediation.apply import restore
+from portguard.remediation.rollback import read_rollback
+from portguard.remediation.rules import rules_of
 from portguard_cli.invoke import LocalContext
 
 from .conftest import REGION

@@ -21,7 +21,8 @@ def client_config(user_agent: str = "") -> Config:
 
 
 def error_code(error: ClientError) -> str:
-    """The AWS error code of a refused call (``AccessDenied``, ``ThrottlingException``…)."""
+    """The code of AWS's answer (``InvalidPermission.NotFound``, ``AccessDenied``), or ``""``
+    when the answer carries none (an error botocore could not parse)."""
     return str(error.response.get("Error", {}).get("Code", ""))
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from portguard.adapters import error_code
 from portguard.errors import PrefixListUnavailableError
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ class PrefixListCache:
                 if "Cidr" in entry
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "ClientError")
-            return PrefixListUnavailableError(prefix_list_id, code)
+            return PrefixListUnavailableError(prefix_list_id, error_code(exc) or "ClientError")
         except BotoCoreError as exc:
             return PrefixListUnavailableError(prefix_list_id, type(exc).__name__)

@@ -20,6 +20,7 @@ The order keeps the group safe at every step, even while someone else changes it
    COMPLIANT and nothing portguard holds lets in more than the group did when found, or than it
    would without portguard's changes (what others left).
 
+This is the one module of :mod:`portguard.remediation` that calls AWS (botocore stays here).
 Throttling and server errors are retried by botocore (see :func:`portguard.adapters.client_config`).
 A rule that already exists when added was added by someone else, and is not portguard's to revoke
 on restore; any other error stops the steps where they are, and the group is still read again and
@@ -28,32 +29,21 @@ checked as above.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from portguard.adapters import error_code, error_reason
 from portguard.adapters.ec2 import PrefixListCache
 from portguard.decision import evaluate_group
+from portguard.errors import RemediationError, StepError
 from portguard.model import Compliance, Verdict
 from portguard.reader import parse_ec2_group
-from portguard.remediation import (
-    DEFAULT_QUOTA,
-    RULES_QUOTA_CODE,
-    Quota,
-    RemediationError,
-    Rollback,
-    Rule,
-    describe_rule,
-    describe_rules,
-    ip_permissions,
-    opened_beyond,
-    plan_lines,
-    plan_remediation,
-    plan_restore,
-    restore_lines,
-    rollback_document,
-    rules_of,
-)
+from portguard.remediation.plan import DEFAULT_QUOTA, RULES_QUOTA_CODE, Quota, plan_remediation
+from portguard.remediation.rendering import describe_rule, describe_rules, plan_lines, restore_lines
+from portguard.remediation.rollback import RollbackState, plan_restore, rollback_document
+from portguard.remediation.rules import ip_permissions, opened_beyond, rules_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -63,23 +53,40 @@ if TYPE_CHECKING:
     from mypy_boto3_service_quotas import ServiceQuotasClient
 
     from portguard.parameters import RuleParameters
-    from portguard.remediation import Plan, RuleKey
+    from portguard.remediation.plan import Plan
+    from portguard.remediation.rollback import Rollback
+    from portguard.remediation.rules import Rule, RuleKey
 
-# What a run ended with.
-COMPLIANT = "compliant"  # nothing to do
-PLANNED = "planned"  # a dry run
-REFUSED = "refused"
-APPLIED = "applied"
-FAILED = "failed"
+
+class Status(StrEnum):
+    """How a remediation or restore ended (the remediation function returns it as ``state``
+    for a group it left alone)."""
+
+    COMPLIANT = "compliant"
+    """Nothing to do: the group is not open, or the remediation is already undone."""
+    PLANNED = "planned"
+    """A dry run: the plan is shown, nothing changed."""
+    REFUSED = "refused"
+    """The plan would leave the group open, or exceed its rule quota: nothing changed."""
+    APPLIED = "applied"
+    """Done, and checked on the group read again."""
+    FAILED = "failed"
+    """Stopped, or done but not as planned: the message says what, and whether to restore."""
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the run did what it was asked: nothing was needed, or the plan was shown, or
+        applied and checked."""
+        return self in (Status.COMPLIANT, Status.PLANNED, Status.APPLIED)
 
 
 class Outcome(NamedTuple):
-    """How a remediation or restore ended: ``status`` (one of the constants above), a sentence
-    for people, the plan as lines of a diff, the rollback document as last written (remediation
-    only), the verdict on the group read again after the changes, and ``meanwhile``: what
-    someone else changed while portguard worked, and what portguard did about it."""
+    """How a remediation or restore ended: its :class:`Status`, a sentence for people, the plan
+    as lines of a diff, the rollback document as last written (remediation only), the verdict on
+    the group read again after the changes, and ``meanwhile``: what someone else changed while
+    portguard worked, and what portguard did about it."""
 
-    status: str
+    status: Status
     message: str
     lines: tuple[str, ...]
     document: dict[str, Any] | None = None
@@ -87,21 +94,12 @@ class Outcome(NamedTuple):
     meanwhile: tuple[str, ...] = ()
 
 
-class StepError(RemediationError):
-    """EC2 refused a change: says which, and how many of the step's rules were done."""
-
-    def __init__(self, step: str, rule: Rule, done: int, error: Exception) -> None:
-        self.step = step
-        super().__init__(f"{step} {rule.protocol} rule from {rule.source} failed after "
-                         f"{done} done: {_reason(error)}")  # fmt: skip
-
-
 def read_group(client: EC2Client, group_id: str) -> Mapping[str, Any]:
     """The group as DescribeSecurityGroups gives it; :class:`RemediationError` when it is gone."""
     try:
         groups = client.describe_security_groups(GroupIds=[group_id]).get("SecurityGroups", [])
     except ClientError as error:
-        if _code(error) == "InvalidGroup.NotFound":
+        if error_code(error) == "InvalidGroup.NotFound":
             raise RemediationError(f"security group {group_id} does not exist here") from error
         raise
     if not groups:
@@ -118,7 +116,7 @@ def read_quota(client: ServiceQuotasClient) -> Quota:
     except (ClientError, BotoCoreError, KeyError, TypeError, ValueError) as error:
         return DEFAULT_QUOTA._replace(
             source=f"{DEFAULT_QUOTA.source}: the account's quota could not be read, "
-            f"{_reason(error)}"
+            f"{error_reason(error)}"
         )
 
 
@@ -176,12 +174,12 @@ def remediate(
     lines = tuple(plan_lines(plan))
     if not plan.needed:
         message = f"{group_id} is {plan.before.compliance}: nothing to change"
-        return Outcome(COMPLIANT, message, (), verdict=plan.before)
+        return Outcome(Status.COMPLIANT, message, (), verdict=plan.before)
     if plan.refusal:
-        return Outcome(REFUSED, f"refused, nothing changed: {plan.refusal}", lines)
-    document = rollback_document(plan, region=region, created=now(), state="planned")
+        return Outcome(Status.REFUSED, f"refused, nothing changed: {plan.refusal}", lines)
+    document = rollback_document(plan, region=region, created=now(), state=RollbackState.PLANNED)
     if not apply:
-        return Outcome(PLANNED, "dry run: nothing changed", lines, document)
+        return Outcome(Status.PLANNED, "dry run: nothing changed", lines, document)
 
     def decide(group: Mapping[str, Any]) -> Verdict:
         return evaluate_group(
@@ -210,7 +208,7 @@ class _Apply:
     def run(
         self, decide: Callable[[Mapping[str, Any]], Verdict], lines: tuple[str, ...]
     ) -> Outcome:
-        self._record("adding")  # if the rollback cannot be kept, nothing changes
+        self._record(RollbackState.ADDING)  # if the rollback cannot be kept, nothing changes
         failure: StepError | None = None
         try:
             self._steps()
@@ -220,9 +218,9 @@ class _Apply:
             group, meanwhile, stuck = self._settle()
         except (ClientError, BotoCoreError, RemediationError) as error:
             done = f"failed while {failure.step}: {failure}" if failure else "applied"
-            unchecked = f"the group could not be read again to check it: {_reason(error)}"
-            self._record(f"{done}; {unchecked}")
-            return Outcome(FAILED, f"{done}; {unchecked}", lines, self.document)
+            unchecked = f"the group could not be read again to check it: {error_reason(error)}"
+            self._record_failure(f"{done}; {unchecked}")
+            return Outcome(Status.FAILED, f"{done}; {unchecked}", lines, self.document)
         verdict = decide(group)
         beyond = self._opened_beyond(rules_of(list(group.get("IpPermissions") or [])))
         status, message = self._conclude(failure, stuck, beyond, verdict)
@@ -234,11 +232,11 @@ class _Apply:
         for done, rule in enumerate(self.plan.add):
             if _authorize(self.client, group_id, rule, done):
                 self.added.append(rule)
-                self._record_change("adding", rule, self.added, _revoke)
+                self._record_change(RollbackState.ADDING, rule, self.added, _revoke)
         for done, rule in enumerate(self.plan.remove):
             if _revoke(self.client, group_id, rule, done):
                 self.removed.append(rule)
-                self._record_change("removing", rule, self.removed, _authorize)
+                self._record_change(RollbackState.REMOVING, rule, self.removed, _authorize)
 
     def _settle(self) -> tuple[Mapping[str, Any], tuple[str, ...], StepError | None]:
         """Read the group again and act on what others changed meanwhile (see :meth:`_read`),
@@ -254,12 +252,14 @@ class _Apply:
                     _revoke(self.client, self.plan.group_id, rule, done)  # gone already: as good
                     self.added.remove(rule)
                     taken.append(rule)
-                    self._record("taking back")
+                    self._record(RollbackState.TAKING_BACK)
             except StepError as error:
                 stuck = error
             group, unneeded = self._read(meanwhile)
-        meanwhile += [f"taken back, as the rules it was added for are gone: {text}"
-                      for text in describe_rules(taken)]  # fmt: skip
+        meanwhile += [
+            f"taken back, as the rules it was added for are gone: {text}"
+            for text in describe_rules(taken)
+        ]
         return group, tuple(meanwhile), stuck
 
     def _read(self, meanwhile: list[str]) -> tuple[Mapping[str, Any], list[Rule]]:
@@ -269,18 +269,23 @@ class _Apply:
         group = read_group(self.client, self.plan.group_id)
         present = {rule.key for rule in rules_of(list(group.get("IpPermissions") or []))}
         revoked = {rule.key for rule in self.removed}
-        vanished = [rule for rule in self.plan.remove if rule.key not in revoked
-                    and rule.key not in present and rule.key not in self.closed]  # fmt: skip
+        vanished = [
+            rule
+            for rule in self.plan.remove
+            if rule.key not in revoked and rule.key not in present and rule.key not in self.closed
+        ]
         lost = [rule for rule in self.added if rule.key not in present]
         self.closed.update(rule.key for rule in vanished)
         self.added = [rule for rule in self.added if rule.key in present]
         for rule in vanished:
-            meanwhile.append(f"removed by someone else before portguard revoked it (restore "
-                             f"will not bring it back): {describe_rule(rule)}")  # fmt: skip
+            meanwhile.append(
+                f"removed by someone else before portguard revoked it (restore "
+                f"will not bring it back): {describe_rule(rule)}"
+            )
         for text in describe_rules(lost):
             meanwhile.append(f"removed by someone else after portguard added it: {text}")
         if vanished or lost:
-            self._record("read again")
+            self._record(RollbackState.READ_AGAIN)
         # A rule added only for rules that are gone, and not by portguard's hand, stands for
         # nothing: someone else closed those ports, and they stay closed.
         needed = revoked | present
@@ -297,10 +302,13 @@ class _Apply:
         failed."""
         held = {rule.key for rule in self.added}
         left_by_others = [rule for rule in final if rule.key not in held] + self.removed
-        beyond = {rule.key: rule for rule in (
-            *opened_beyond(self.added, self.plan.original, self.plan.origins),
-            *opened_beyond(self.added, left_by_others, self.plan.origins),
-        )}  # fmt: skip
+        beyond = {
+            rule.key: rule
+            for rule in (
+                *opened_beyond(self.added, self.plan.original, self.plan.origins),
+                *opened_beyond(self.added, left_by_others, self.plan.origins),
+            )
+        }
         return list(beyond.values())
 
     def _conclude(
@@ -309,29 +317,45 @@ class _Apply:
         stuck: StepError | None,
         beyond: Sequence[Rule],
         verdict: Verdict,
-    ) -> tuple[str, str]:
-        """The run's status and message, recorded as the document's final state."""
+    ) -> tuple[Status, str]:
+        """The run's status and message; the document records how it ended."""
         if beyond:
             rules = "; ".join(describe_rules(beyond))
             done = f"failed while {failure.step}: {failure}; " if failure else ""
             why = f" (taking them back failed: {stuck})" if stuck else ""
-            self._record(f"{done}the group is more open than it was: run restore")
-            return FAILED, (f"{done}the group lets in more than it did, or than others left "
-                            f"it: {rules}{why}; restore takes them back")  # fmt: skip
+            self._record_failure(f"{done}the group is more open than it was: run restore")
+            return Status.FAILED, (
+                f"{done}the group lets in more than it did, or than others left "
+                f"it: {rules}{why}; restore takes them back"
+            )
         if failure:
-            safe = "nothing was removed" if failure.step == "adding" else (
-                "some rules open to the internet are still there")  # fmt: skip
-            self._record(f"failed while {failure.step}: {failure}")
-            return FAILED, (f"failed while {failure.step} ({safe}; the group is no more open "
-                            f"than before): {failure}")  # fmt: skip
+            safe = (
+                "nothing was removed"
+                if failure.step == RollbackState.ADDING
+                else "some rules open to the internet are still there"
+            )
+            self._record_failure(f"failed while {failure.step}: {failure}")
+            return Status.FAILED, (
+                f"failed while {failure.step} ({safe}; the group is no more open "
+                f"than before): {failure}"
+            )
         if verdict.compliance is not Compliance.COMPLIANT:
-            self._record(f"applied, but the group is still {verdict.compliance}")
-            return FAILED, (f"applied, but read again the group is {verdict.compliance}: "
-                            f"{verdict.annotation}")  # fmt: skip
-        self._record("applied")
-        return APPLIED, f"applied: {self.plan.group_id} is now COMPLIANT"
+            self._record_failure(f"applied, but the group is still {verdict.compliance}")
+            return Status.FAILED, (
+                f"applied, but read again the group is {verdict.compliance}: {verdict.annotation}"
+            )
+        self._record(RollbackState.APPLIED)
+        return Status.APPLIED, f"applied: {self.plan.group_id} is now COMPLIANT"
 
-    def _record(self, state: str) -> None:
+    def _record(self, state: RollbackState) -> None:
+        """Hand the document to the journal as it is now, at ``state``."""
+        self._journal(state.value)
+
+    def _record_failure(self, why: str) -> None:
+        """Hand the document of a run that failed to the journal: its state says why."""
+        self._journal(why)
+
+    def _journal(self, state: str) -> None:
         self.document["added"] = ip_permissions(self.added)
         self.document["removed"] = ip_permissions(self.removed)
         self.document["state"] = state
@@ -340,7 +364,7 @@ class _Apply:
 
     def _record_change(
         self,
-        state: str,
+        state: RollbackState,
         rule: Rule,
         done: list[Rule],
         take_back: Callable[[EC2Client, str, Rule, int], bool],
@@ -352,15 +376,20 @@ class _Apply:
             self._record(state)
         except Exception as error:
             done.remove(rule)
-            change = f"its {'add' if state == 'adding' else 'revoke'} of {describe_rule(rule)}"
+            verb = "add" if state == RollbackState.ADDING else "revoke"
+            change = f"its {verb} of {describe_rule(rule)}"
             try:
                 take_back(self.client, self.plan.group_id, rule, 0)
             except StepError as stuck:
-                error.add_note(f"portguard stopped, but could not take back {change}, which the "
-                               f"rollback document does not hold: {stuck}")  # fmt: skip
+                error.add_note(
+                    f"portguard stopped, but could not take back {change}, which the "
+                    f"rollback document does not hold: {stuck}"
+                )
             else:
-                error.add_note(f"portguard stopped, and took back {change}: the rollback "
-                               "document holds everything else it did")  # fmt: skip
+                error.add_note(
+                    f"portguard stopped, and took back {change}: the rollback "
+                    "document holds everything else it did"
+                )
             raise
 
 
@@ -370,23 +399,25 @@ def restore(client: EC2Client, rollback: Rollback, *, apply: bool = False) -> Ou
     plan = plan_restore(rollback, _current_rules(client, rollback.group_id))
     lines = tuple(restore_lines(plan))
     if not plan.add and not plan.remove:
-        return Outcome(COMPLIANT, "nothing to restore: the remediation is undone", lines)
+        return Outcome(Status.COMPLIANT, "nothing to restore: the remediation is undone", lines)
     if not apply:
-        return Outcome(PLANNED, "dry run: nothing changed", lines)
+        return Outcome(Status.PLANNED, "dry run: nothing changed", lines)
     try:
         for done, rule in enumerate(plan.add):
             _authorize(client, rollback.group_id, rule, done)  # there already: as good
         for done, rule in enumerate(plan.remove):
             _revoke(client, rollback.group_id, rule, done)  # gone already: as good
     except StepError as error:
-        return Outcome(FAILED, f"restore stopped, run it again: {error}", lines)
+        return Outcome(Status.FAILED, f"restore stopped, run it again: {error}", lines)
     left = plan_restore(rollback, _current_rules(client, rollback.group_id))
     if left.add or left.remove:
-        message = (f"read again, {len(left.add)} rule(s) are still missing and "
-                   f"{len(left.remove)} still to revoke: run restore again")  # fmt: skip
-        return Outcome(FAILED, message, lines)
+        message = (
+            f"read again, {len(left.add)} rule(s) are still missing and "
+            f"{len(left.remove)} still to revoke: run restore again"
+        )
+        return Outcome(Status.FAILED, message, lines)
     message = f"restored: {rollback.group_id} has the rules the remediation changed back"
-    return Outcome(APPLIED, message, lines)
+    return Outcome(Status.APPLIED, message, lines)
 
 
 def _current_rules(client: EC2Client, group_id: str) -> list[Rule]:
@@ -402,11 +433,11 @@ def _authorize(client: EC2Client, group_id: str, rule: Rule, done: int) -> bool:
             IpPermissions=ip_permissions([rule]),  # type: ignore[arg-type]
         )
     except ClientError as error:
-        if _code(error) == "InvalidPermission.Duplicate":
+        if error_code(error) == "InvalidPermission.Duplicate":
             return False
-        raise StepError("adding", rule, done, error) from error
+        raise _step_error(RollbackState.ADDING, rule, done, error) from error
     except BotoCoreError as error:
-        raise StepError("adding", rule, done, error) from error
+        raise _step_error(RollbackState.ADDING, rule, done, error) from error
     return True
 
 
@@ -421,20 +452,16 @@ def _revoke(client: EC2Client, group_id: str, rule: Rule, done: int) -> bool:
             IpPermissions=ip_permissions([rule]),  # type: ignore[arg-type]
         )
     except ClientError as error:
-        if _code(error) == "InvalidPermission.NotFound":
+        if error_code(error) == "InvalidPermission.NotFound":
             return False
-        raise StepError("removing", rule, done, error) from error
+        raise _step_error(RollbackState.REMOVING, rule, done, error) from error
     except BotoCoreError as error:
-        raise StepError("removing", rule, done, error) from error
+        raise _step_error(RollbackState.REMOVING, rule, done, error) from error
     return not answer.get("UnknownIpPermissions")
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _reason(error: Exception) -> str:
-    if isinstance(error, ClientError):
-        message = error.response.get("Error", {}).get("Message", "")
-        return f"{_code(error)}: {message}" if message else _code(error) or str(error)
-    return str(error) or type(error).__name__
+def _step_error(step: RollbackState, rule: Rule, done: int, error: Exception) -> StepError:
+    """EC2 refused ``rule`` while ``step``, after ``done`` rules of that step."""
+    return StepError(
+        step, f"{rule.protocol_name} rule from {rule.source}", done, error_reason(error)
+    )

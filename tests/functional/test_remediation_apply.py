@@ -1,8 +1,9 @@
-"""The remediation adapter's edges, against moto's EC2 and a stubbed Service Quotas: the quota it
-falls back to (and says so), prefix-list sizes, a group changed back under it, restore or apply
-stopped by EC2 or the network, and someone else changing the group between any two of
-portguard's EC2 calls (the group never ends more open than they left it, and the rollback
-document stays true)."""
+"""Applying a plan or a restore to a live group (:mod:`portguard.remediation.apply`), against
+moto's EC2 and a stubbed Service Quotas: the quota it falls back to (and says so), prefix-list
+sizes, a group changed back under it, restore or apply stopped by EC2 or the network, the
+rollback documents it journals (as they always were), and someone else changing the group between
+any two of portguard's EC2 calls (the group never ends more open than they left it, and the
+rollback document stays true)."""
 
 from __future__ import annotations
 
@@ -16,19 +17,13 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from moto import mock_aws
+from shared_data import FIXTURES
 
-from portguard.adapters.remediate import (
-    APPLIED,
-    COMPLIANT,
-    FAILED,
-    PrefixListSizes,
-    read_quota,
-    remediate,
-    restore,
-)
 from portguard.parameters import parse_rule_parameters
 from portguard.ports import PortSet
-from portguard.remediation import IPV4, Rule, ip_permissions, read_rollback, rules_of
+from portguard.remediation.apply import PrefixListSizes, Status, read_quota, remediate, restore
+from portguard.remediation.rollback import read_rollback
+from portguard.remediation.rules import IPV4, Rule, ip_permissions, rules_of
 
 from .conftest import REGION
 
@@ -124,7 +119,7 @@ def test_a_group_opened_again_meanwhile_is_reported_not_applied(ec2: Any) -> Non
     ec2.meta.events.register("after-call.ec2.RevokeSecurityGroupIngress", reopen)
     documents: list[dict[str, Any]] = []
     outcome = run(ec2, group_id, documents)
-    assert outcome.status == FAILED
+    assert outcome.status == Status.FAILED
     assert outcome.message == (
         "applied, but read again the group is NON_COMPLIANT: "
         "Open to the internet from 0.0.0.0/0: tcp/22"
@@ -141,16 +136,72 @@ def test_the_network_failing_while_adding_stops_before_any_removal(ec2: Any) -> 
     ec2.meta.events.register_first("before-call.ec2.AuthorizeSecurityGroupIngress", unreachable)
     documents: list[dict[str, Any]] = []
     outcome = run(ec2, group_id, documents)
-    assert outcome.status == FAILED
+    assert outcome.status == Status.FAILED
     assert outcome.message.startswith("failed while adding (nothing was removed;")
     assert "Could not connect to the endpoint URL" in outcome.message
     assert documents[-1]["added"] == []  # nothing was added: restore has nothing to revoke
 
 
+def test_the_journal_writes_the_documents_it_always_wrote(ec2: Any) -> None:
+    # The rollback document's format does not change: a run that fails while removing writes,
+    # document for document, what portguard 0.1.0 wrote in the same run (the group id aside).
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group_id = ec2.create_security_group(GroupName="web", Description="d", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 0,
+                "ToPort": 65535,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "everything"}],
+            },
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+            },
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 3389,
+                "ToPort": 3389,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "office"}],
+            },
+        ],
+    )
+    revokes = [0]
+
+    def refuse_the_second(**_: Any) -> None:
+        revokes[0] += 1
+        if revokes[0] == 2:
+            error = {
+                "Code": "UnauthorizedOperation",
+                "Message": "You are not authorized to perform this operation.",
+            }
+            raise ClientError({"Error": error}, "RevokeSecurityGroupIngress")
+
+    ec2.meta.events.register_first("before-call.ec2.RevokeSecurityGroupIngress", refuse_the_second)
+    written: list[dict[str, Any]] = []
+    outcome = remediate(
+        ec2,
+        group_id,
+        CIS,
+        allow_cidrs=("203.0.113.0/24",),
+        apply=True,
+        journal=lambda document: written.append(json.loads(json.dumps(document))),
+        region="eu-west-1",
+        now=lambda: "2026-11-20T09:30:00+00:00",
+    )
+    assert outcome.status == Status.FAILED
+    before = (FIXTURES / "rollback-journal-failed-while-removing.json").read_text(encoding="utf-8")
+    assert written == json.loads(before.replace("sg-0c9d8e7f6a5b4c3d2", group_id))
+
+
 def test_restore_stopped_by_ec2_says_to_run_it_again(ec2: Any) -> None:
     group_id = open_group(ec2)
     outcome = run(ec2, group_id)
-    assert outcome.status == APPLIED
+    assert outcome.status == Status.APPLIED
     rollback = read_rollback(outcome.document)
 
     def refuse(**_: Any) -> None:
@@ -158,12 +209,12 @@ def test_restore_stopped_by_ec2_says_to_run_it_again(ec2: Any) -> None:
 
     ec2.meta.events.register_first("before-call.ec2.AuthorizeSecurityGroupIngress", refuse)
     stopped = restore(ec2, rollback, apply=True)
-    assert stopped.status == FAILED
+    assert stopped.status == Status.FAILED
     assert stopped.message.startswith(
         "restore stopped, run it again: adding tcp rule from 0.0.0.0/0"
     )
     ec2.meta.events.unregister("before-call.ec2.AuthorizeSecurityGroupIngress", refuse)
-    assert restore(ec2, rollback, apply=True).status == APPLIED
+    assert restore(ec2, rollback, apply=True).status == Status.APPLIED
 
 
 def test_a_rule_closed_by_someone_else_meanwhile_is_not_reopened_in_pieces(ec2: Any) -> None:
@@ -181,7 +232,7 @@ def test_a_rule_closed_by_someone_else_meanwhile_is_not_reopened_in_pieces(ec2: 
     ec2.meta.events.register("before-call.ec2.AuthorizeSecurityGroupIngress", close_it)
     outcome = run(ec2, group_id)
     assert ingress(ec2, group_id) == []  # as the operator left it
-    assert outcome.status == APPLIED
+    assert outcome.status == Status.APPLIED
     rollback = read_rollback(outcome.document)
     assert (rollback.added, rollback.removed) == ((), ())
     restore(ec2, rollback, apply=True)
@@ -207,17 +258,17 @@ class Change(NamedTuple):
 
     verb: str
     rule: Rule | None
-    status: str
+    status: Status
 
 
 CHANGES = {
-    "closes-the-wide-rule": Change("revoke", WIDE, APPLIED),
-    "removes-what-portguard-just-added": Change("revoke", None, APPLIED),
+    "closes-the-wide-rule": Change("revoke", WIDE, Status.APPLIED),
+    "removes-what-portguard-just-added": Change("revoke", None, Status.APPLIED),
     "opens-rdp-to-the-internet": Change(
-        "authorize", Rule("tcp", 3389, 3389, IPV4, "0.0.0.0/0", "rdp"), FAILED
+        "authorize", Rule("tcp", 3389, 3389, IPV4, "0.0.0.0/0", "rdp"), Status.FAILED
     ),
     "opens-postgres-to-a-partner": Change(
-        "authorize", Rule("tcp", 5432, 5432, IPV4, "198.51.100.0/24", "partner"), APPLIED
+        "authorize", Rule("tcp", 5432, 5432, IPV4, "198.51.100.0/24", "partner"), Status.APPLIED
     ),
 }
 GAPS = [
@@ -316,7 +367,7 @@ def keys_of(permissions: Any) -> set[Any]:
 def test_portguards_ec2_calls_are_as_counted(ec2: Any) -> None:
     group_id = concurrent_group(ec2)
     calls = Interference(ec2, group_id)
-    assert apply_with_journal(ec2, group_id, []).status == APPLIED
+    assert apply_with_journal(ec2, group_id, []).status == Status.APPLIED
     assert calls.calls == CALLS  # GAPS covers each gap between two of these
 
 
@@ -358,7 +409,7 @@ def test_someone_elses_change_between_any_two_calls_never_leaves_the_group_more_
     closed = [line for line in outcome.meanwhile if "before portguard revoked it" in line]
     assert bool(closed) == (change.rule is WIDE and interference.accepted is not None)
     undone = restore(ec2, read_rollback(document), apply=True)
-    assert undone.status in (APPLIED, COMPLIANT), undone.message
+    assert undone.status in (Status.APPLIED, Status.COMPLIANT), undone.message
     assert rules_now(ec2, group_id) == sorted(theirs.values())
 
 
@@ -406,7 +457,7 @@ def test_in_a_default_vpc_a_rule_already_gone_is_not_counted_as_revoked(ec2: Any
     answer_revokes_as_in_a_default_vpc(ec2, group_id)
     close_before_the_first_add(ec2, group_id)
     outcome = run(ec2, group_id)
-    assert outcome.status == APPLIED
+    assert outcome.status == Status.APPLIED
     assert ingress(ec2, group_id) == []  # the pieces were taken back
     rollback = read_rollback(outcome.document)
     assert (rollback.added, rollback.removed) == ((), ())
@@ -456,7 +507,7 @@ def test_what_cannot_be_taken_back_fails_the_run_and_restore_takes_it_back(ec2: 
     ec2.meta.events.register_first("before-call.ec2.RevokeSecurityGroupIngress",
                                    refuse_after_the_first)  # fmt: skip
     outcome = run(ec2, group_id)
-    assert outcome.status == FAILED
+    assert outcome.status == Status.FAILED
     assert outcome.message == (
         "the group lets in more than it did, or than others left it: "
         "tcp 0-21, 23-3388, 3390-65535 from 0.0.0.0/0 [3 rules] (taking them back failed: "
@@ -468,7 +519,7 @@ def test_what_cannot_be_taken_back_fails_the_run_and_restore_takes_it_back(ec2: 
     assert (len(rollback.added), rollback.removed) == (3, ())
     ec2.meta.events.unregister("before-call.ec2.RevokeSecurityGroupIngress",
                                refuse_after_the_first)  # fmt: skip
-    assert restore(ec2, rollback, apply=True).status == APPLIED
+    assert restore(ec2, rollback, apply=True).status == Status.APPLIED
     assert ingress(ec2, group_id) == []
 
 
@@ -484,7 +535,7 @@ def test_a_group_that_cannot_be_read_again_is_not_reported_applied(ec2: Any) -> 
     ec2.meta.events.register_first("before-call.ec2.DescribeSecurityGroups",
                                    unreachable_the_second_time)  # fmt: skip
     outcome = run(ec2, group_id)
-    assert outcome.status == FAILED
+    assert outcome.status == Status.FAILED
     assert outcome.message.startswith(
         "applied; the group could not be read again to check it: Could not connect"
     )

@@ -1,0 +1,306 @@
+"""The plan: the smallest change to a group's ingress rules that closes its offending ports.
+
+The compliance guides' procedure is: add rules for the sources that really need a port, remove the
+rules open to the internet, check, and roll back if something broke. This module plans it, purely:
+
+- the plan works on :class:`~portguard.remediation.rules.Rule` values, so that every rule it
+  removes is revoked exactly as EC2 stores it;
+- an offending port loses the sources the decision names for it (``0.0.0.0/0``, ``::/0``, the two
+  halves of a split CIDR, a prefix list that covers the internet) and nothing else: each rule that
+  opens it is replaced by the same rule minus the offending ports, so every other port keeps
+  exactly its sources; protected sources (private ranges, narrow CIDRs, security-group
+  references) are untouched;
+- the result is decided again with the same decision, and a plan that would leave the group open,
+  or need more rules than its :class:`Quota` while adding before removing, is refused with the
+  reason;
+- every rule the plan adds knows the original rules it exists for (it is a piece of them, or an
+  allowed source in their place): when one of those is removed by someone else meanwhile, what
+  was added for it alone must go too (see :func:`~portguard.remediation.rules.opened_beyond` and
+  :mod:`portguard.remediation.apply`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from portguard.decision import PrefixListResolver, evaluate_group, parse_cidr
+from portguard.errors import RemediationError
+from portguard.model import ALL_PROTOCOLS, PORTED_PROTOCOLS, Compliance, SourceKind, Verdict
+from portguard.ports import MAX_PORT, PortSet
+from portguard.reader import parse_ec2_group
+from portguard.remediation.rules import (
+    IPV4,
+    IPV6,
+    PREFIX_LIST,
+    Rule,
+    permissions_of,
+    ports_of,
+    protected,
+    rules_of,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from datetime import date
+
+    from portguard.model import Exposure, Source
+    from portguard.parameters import RuleParameters
+    from portguard.remediation.rules import RuleKey
+
+_PREFIX_LIST_KINDS = (SourceKind.PREFIX_LIST, SourceKind.UNREADABLE_PREFIX_LIST)
+
+RULES_QUOTA_CODE = "L-0EA8095F"
+"""Service Quotas' code for "Inbound or outbound rules per security group" (service ``vpc``)."""
+DEFAULT_RULES_QUOTA = 60
+
+
+class Quota(NamedTuple):
+    """The group's rule quota, and where that figure came from (said in every plan)."""
+
+    limit: int
+    source: str
+
+
+DEFAULT_QUOTA = Quota(DEFAULT_RULES_QUOTA, "AWS's default")
+
+
+class Plan(NamedTuple):
+    """What to add and remove to close a group's offending ports, or why not.
+
+    ``add`` and ``remove`` are applied in that order; ``peak`` is the number of IPv4 and IPv6
+    rules (as the quota counts them) while both old and new rules are in place. ``origins`` gives,
+    for each rule added (by key), the original rules it exists for: those it is a piece of, or
+    stands in for as an allowed source. A rule added for several (the same piece of two rules)
+    is needed while any of them is.
+    """
+
+    group_id: str
+    original: tuple[Rule, ...]
+    add: tuple[Rule, ...]
+    remove: tuple[Rule, ...]
+    before: Verdict
+    after: Verdict
+    quota: Quota
+    peak: tuple[int, int]
+    notes: tuple[str, ...] = ()
+    refusal: str | None = None
+    origins: Mapping[RuleKey, tuple[Rule, ...]] = MappingProxyType({})
+
+    @property
+    def needed(self) -> bool:
+        """Whether the group is open at all (a compliant group needs no plan)."""
+        return self.before.compliance is Compliance.NON_COMPLIANT
+
+
+def parse_allowed_cidrs(texts: Iterable[str]) -> tuple[str, ...]:
+    """Allowed sources, normalized (``10.1.2.3/8`` is ``10.0.0.0/8``), each once.
+
+    Raises :class:`RemediationError` naming the first one that is not a CIDR.
+    """
+    out: dict[str, None] = {}
+    for text in texts:
+        try:
+            out[str(ipaddress.ip_network(text.strip(), strict=False))] = None
+        except ValueError:
+            raise RemediationError(f"allowed source {text!r} is not an IPv4 or IPv6 CIDR") from None
+    return tuple(out)
+
+
+def plan_remediation(
+    group: Mapping[str, Any],
+    parameters: RuleParameters,
+    *,
+    allow_cidrs: Sequence[str] = (),
+    resolve_prefix_list: PrefixListResolver | None = None,
+    prefix_list_size: Callable[[str], int | None] | None = None,
+    quota: Quota = DEFAULT_QUOTA,
+    today: date | None = None,
+) -> Plan:
+    """Plan closing the offending ports of ``group`` (one group of ``DescribeSecurityGroups``).
+
+    ``allow_cidrs`` (see :func:`parse_allowed_cidrs`) each get, for every rule removed, the same
+    protocol and ports, added before anything is removed. ``prefix_list_size`` gives a prefix
+    list's maximum number of entries, which is what it counts against the quota (one rule each
+    when it is not given or returns ``None``). ``today`` dates exemptions, as in the decision.
+    """
+    model = parse_ec2_group(group)
+
+    def decide(rules: Iterable[Rule]) -> Verdict:
+        """The decision on the group with these rules (and its tags, for exemptions)."""
+        regrouped = model._replace(permissions=permissions_of(rules))
+        return evaluate_group(
+            regrouped, parameters, resolve_prefix_list=resolve_prefix_list, today=today
+        )
+
+    original = rules_of(group.get("IpPermissions") or [])
+    originals = {rule.key: rule for rule in original}
+    before = evaluate_group(model, parameters, resolve_prefix_list=resolve_prefix_list, today=today)
+    if before.compliance is not Compliance.NON_COMPLIANT:
+        peak = _count(original, prefix_list_size)[0]
+        return Plan(model.group_id, tuple(original), (), (), before, before, quota, peak)
+
+    notes: list[str] = []
+    current = dict(originals)
+    # For every rule that is not an original: the originals it comes from, however many rounds
+    # of carving lie between (a piece of a piece of W comes from W).
+    origins: dict[RuleKey, dict[RuleKey, Rule]] = {}
+    verdict = before
+    # One round removes, from every rule that opens an offending port, the sources the decision
+    # named. Sources that only covered the internet together with those are left; if they still
+    # cover it (a prefix list holding 0.0.0.0/1 beside that very CIDR), the next round takes them.
+    while verdict.exposures:
+        carved = False
+        for rule in list(current.values()):
+            offending = _offending(rule, verdict.exposures)
+            if not offending:
+                continue
+            carved = True
+            del current[rule.key]
+            came_from = origins.get(rule.key, {rule.key: rule})
+            for piece in _pieces(rule, offending):
+                current.setdefault(piece.key, piece)
+                if piece.key not in originals:  # a piece that is an original stays that original
+                    origins.setdefault(piece.key, {}).update(came_from)
+            if rule.protocol_name == ALL_PROTOCOLS:
+                notes.append(
+                    f"all traffic from {rule.source} keeps tcp, udp and icmp where they are not "
+                    f"offending; every other IP protocol (GRE, ESP, SCTP …) from {rule.source} "
+                    "is no longer allowed"
+                )
+        if not carved:
+            break  # nothing named can be removed: the refusal below says what stays open
+        verdict = decide(current.values())
+
+    allowed = parse_allowed_cidrs(allow_cidrs)
+    for carved_away in [rule for key, rule in originals.items() if key not in current]:
+        for rule in _allowed(carved_away, allowed):
+            current.setdefault(rule.key, originals.get(rule.key, rule))  # an original stays
+            if rule.key not in originals:
+                origins.setdefault(rule.key, {})[carved_away.key] = carved_away
+    removed = [rule for key, rule in originals.items() if key not in current]
+    add = tuple(rule for key, rule in current.items() if key not in originals)
+    after = decide(current.values())
+    peak, counted_as_one = _count([*original, *add], prefix_list_size)
+    if counted_as_one:
+        notes.append(
+            f"prefix lists {', '.join(counted_as_one)} counted as one rule each: their "
+            "maximum size could not be read"
+        )
+    refusal = _refusal(after, peak, quota)
+    stands_for = {rule.key: tuple(origins[rule.key].values()) for rule in add}
+    return Plan(
+        model.group_id,
+        tuple(original),
+        add,
+        tuple(removed),
+        before,
+        after,
+        quota,
+        peak,
+        tuple(dict.fromkeys(notes)),
+        refusal,
+        MappingProxyType(stands_for),
+    )
+
+
+def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
+    """Per protocol, the offending ports this rule opens from a source the decision named
+    (never from a protected one: see :func:`protected`)."""
+    if protected(rule):
+        return {}
+    protocols: tuple[str, ...]
+    if rule.protocol_name == ALL_PROTOCOLS:
+        low, high, protocols = 0, MAX_PORT, PORTED_PROTOCOLS
+    elif (ports := rule.ports) is not None:
+        (low, high), protocols = ports, (rule.protocol_name,)
+    else:
+        return {}
+    found: dict[str, list[tuple[int, int]]] = {}
+    for exposure in exposures:
+        if exposure.protocol not in protocols or not _named(rule, exposure.sources):
+            continue
+        first, last = exposure.ports
+        if first <= high and last >= low:
+            found.setdefault(exposure.protocol, []).append((max(first, low), min(last, high)))
+    return {protocol: PortSet(ranges) for protocol, ranges in found.items()}
+
+
+def _named(rule: Rule, sources: tuple[Source, ...]) -> bool:
+    """Whether the decision named this rule's source among ``sources``: the same CIDR (however
+    it is written), or the same prefix list, read or unreadable."""
+    if rule.kind == PREFIX_LIST:
+        return any(s.name == rule.source and s.kind in _PREFIX_LIST_KINDS for s in sources)
+    span = parse_cidr(rule.source)
+    return span is not None and span.source in sources
+
+
+def _pieces(rule: Rule, offending: Mapping[str, PortSet]) -> list[Rule]:
+    """What is left of ``rule`` once its offending ports are taken out, as EC2 rules."""
+    out: list[Rule] = []
+    if rule.protocol_name == ALL_PROTOCOLS:
+        keep = [
+            (p, PortSet.all_ports().difference(offending.get(p, PortSet())))
+            for p in PORTED_PROTOCOLS
+        ]
+        for protocol, ports in keep:
+            out.extend(
+                rule._replace(protocol=protocol, from_port=low, to_port=high)
+                for low, high in ports.ranges
+            )
+        # New rules, in EC2's spelling (which for these is also the decision's).
+        icmp = {IPV4: ("icmp",), IPV6: ("icmpv6",)}.get(rule.kind, ("icmp", "icmpv6"))
+        out.extend(rule._replace(protocol=p, from_port=-1, to_port=-1) for p in icmp)
+        return out
+    for piece in ports_of([rule]).difference(offending[rule.protocol_name]).ranges:
+        out.append(rule._replace(from_port=piece[0], to_port=piece[1]))
+    return out
+
+
+def _allowed(removed: Rule, allow_cidrs: Sequence[str]) -> list[Rule]:
+    """For a removed rule, the same protocol and ports from each allowed source of its family
+    (both families for a prefix list, whose family the plan does not know)."""
+    out: list[Rule] = []
+    for cidr in allow_cidrs:
+        kind = IPV6 if ":" in cidr else IPV4
+        if removed.kind in (kind, PREFIX_LIST):
+            note = f"portguard: in place of {removed.source}"
+            out.append(removed._replace(kind=kind, source=cidr, description=note))
+    return out
+
+
+def _count(
+    rules: Iterable[Rule], prefix_list_size: Callable[[str], int | None] | None
+) -> tuple[tuple[int, int], list[str]]:
+    """IPv4 and IPv6 rules as the quota counts them: each family separately; a security-group
+    reference counts in both, a prefix-list reference as its maximum entries in both."""
+    ipv4 = ipv6 = 0
+    unknown: dict[str, None] = {}
+    for rule in {rule.key: rule for rule in rules}.values():
+        if rule.kind == IPV4:
+            ipv4 += 1
+        elif rule.kind == IPV6:
+            ipv6 += 1
+        else:
+            weight = 1
+            if rule.kind == PREFIX_LIST:
+                size = prefix_list_size(rule.source) if prefix_list_size else None
+                if size is None:
+                    unknown[rule.source] = None
+                weight = size if size is not None else 1
+            ipv4, ipv6 = ipv4 + weight, ipv6 + weight
+    return (ipv4, ipv6), list(unknown)
+
+
+def _refusal(after: Verdict, peak: tuple[int, int], quota: Quota) -> str | None:
+    if after.compliance is Compliance.NON_COMPLIANT:
+        return f"the group would still be open: {after.annotation}"
+    for family, count in zip(("IPv4", "IPv6"), peak, strict=True):
+        if count > quota.limit:
+            return (
+                f"adding before removing needs {count} {family} inbound rules at once, more than "
+                f"the quota of {quota.limit} ({quota.source}); raise the quota "
+                f"(Service Quotas, vpc {RULES_QUOTA_CODE}) or narrow the group first"
+            )
+    return None
