@@ -16,7 +16,12 @@ from constructs import Construct, Node
 
 from portguard.definition import SCHEDULES
 from portguard.errors import InvalidParameterError
-from portguard.parameters import KNOWN_PARAMETERS, RuleParameters, parse_rule_parameters
+from portguard.parameters import (
+    KNOWN_PARAMETERS,
+    RuleParameters,
+    parse_rule_parameters,
+    spelled_like,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -450,10 +455,7 @@ def _check_unprefixed(key: str, value: object) -> None:
 
 
 def _closest_key(name: str) -> str | None:
-    """The known key whose name (without the prefix) ``name`` spells, ignoring case and a
-    trailing ``s``: ``blockedport`` is ``portguard:blockedPorts``."""
-    loose = name.strip().lower().rstrip("s")
-    return next(
-        (k for k in KNOWN_KEYS if k.removeprefix(CONTEXT_PREFIX).lower().rstrip("s") == loose),
-        None,
-    )
+    """The known key whose name (without the prefix) ``name`` spells (:func:`spelled_like`):
+    ``blockedport`` is ``portguard:blockedPorts``."""
+    spelled = spelled_like(name, (key.removeprefix(CONTEXT_PREFIX) for key in KNOWN_KEYS))
+    return None if spelled is None else f"{CONTEXT_PREFIX}{spelled}"

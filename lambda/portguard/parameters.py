@@ -7,7 +7,7 @@ context at synth time, so a value that deploys is a value the function accepts.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import TypeVar
@@ -183,7 +183,7 @@ def parse_rule_parameters(raw: Mapping[str, object] | None) -> RuleParameters:
         raise InvalidParameterError("ruleParameters", raw, "expected a JSON object")
     for key in raw:
         if key not in KNOWN_PARAMETERS:
-            hint = _closest(key)
+            hint = spelled_like(key, KNOWN_PARAMETERS)
             raise InvalidParameterError(
                 key,
                 raw[key],
@@ -223,9 +223,12 @@ def parse_rule_parameters(raw: Mapping[str, object] | None) -> RuleParameters:
     )
 
 
-def _closest(key: str) -> str | None:
-    lowered = key.lower().rstrip("s")
-    for known in KNOWN_PARAMETERS:
-        if known.lower().rstrip("s") == lowered:
-            return known
-    return None
+def spelled_like(name: str, known: Iterable[str]) -> str | None:
+    """The one of ``known`` that ``name`` spells, ignoring case, surrounding spaces and a
+    trailing ``s``, for "did you mean": the parameters' names here, the CDK app's settings.
+
+    >>> spelled_like("blockedport", KNOWN_PARAMETERS)
+    'blockedPorts'
+    """
+    loose = name.strip().lower().rstrip("s")
+    return next((k for k in known if k.lower().rstrip("s") == loose), None)
