@@ -22,8 +22,8 @@ TODAY = date(2026, 11, 21)
 
 
 def clear_caches() -> None:
-    """Empty the core's memo caches (``functools`` caches: the parsed CIDRs, each stretch's
-    exposures, the annotation texts), as in a new container."""
+    """Empty the core's memo caches (``functools`` caches: the parsed CIDRs, what each
+    protocol's openings expose, the annotation texts), as in a new container."""
     from portguard import annotation, decision, reader
 
     for module in (annotation, decision, reader):
@@ -155,7 +155,7 @@ def run_decision(events_dir: Path, *, quick: bool, profile: bool) -> Section:
         "parse_event+read+evaluate, whole corpus",
         us["full"] / n,
         us["loads"] / n,
-        limit=2,
+        limit=3,
         unit="us/item",
     )
     section.info_ratio(
@@ -194,9 +194,9 @@ def run_decision(events_dir: Path, *, quick: bool, profile: bool) -> Section:
     section.notes += [
         f"figures are the fastest of {repeat} samples, the cases alternating; the median of the "
         f"full path was {spread:.2f}x its fastest sample; ratio of the medians {by_median:.2f}x",
-        "the full path runs with the core's caches (parsed CIDRs, each stretch's exposures, "
-        "annotation texts) warm after its first pass; the 'cold' stage row empties them before "
-        "each pass, as a new container would have them",
+        "the full path runs with the core's caches (parsed CIDRs, the exposures of each "
+        "protocol's openings, annotation texts) warm after its first pass; the 'cold' stage "
+        "row empties them before each pass, as a new container would have them",
         "the full path is the handler's: parse_event (json.loads of the invokingEvent, the "
         "envelope checks, the rule parameters cached by their text), the reader, the decision",
         "baseline: json.loads of the same strings; stage rows are each step alone on inputs "
