@@ -1,8 +1,9 @@
 """``portguard invoke EVENT.json``: the rule's real Lambda handler on a Config event, locally.
 
-The handler runs as deployed: ``portguard.handler.lambda_handler`` with its Powertools decorators
-(structured logging, EMF metrics), given a local stand-in for the Lambda context. Only its clients
-change: the sandbox's (``--sandbox``) or a session of the caller's profile and region. Every
+The handler runs as deployed: built by :func:`portguard.rule.make_handler`, as
+``portguard.handler.lambda_handler`` is, with its Powertools decorators (structured logging, EMF
+metrics), given a local stand-in for the Lambda context. Only its rule's clients differ: the
+sandbox's (``--sandbox``) or a session of the caller's profile and region. Every
 ``PutEvaluations`` call really happens; a botocore hook records the evaluations it sends.
 
 Output: standard output holds one JSON object, ``{"evaluations": [...], "summary": {...}}``, and
@@ -30,7 +31,7 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from portguard.events import TEST_MODE_TOKEN
 from portguard_cli.main import UsageError, read_json
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterator, Mapping
 
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_config import ConfigServiceClient
     from mypy_boto3_ec2 import EC2Client
 
@@ -80,35 +82,36 @@ class HandlerRun:
 
 
 def run_handler(
-    event: object,
+    event: Any,
     *,
     config_client: ConfigServiceClient,
     ec2_client: EC2Client,
     log_stream: IO[str],
     metrics_stream: IO[str],
 ) -> HandlerRun:
-    """``portguard.handler.lambda_handler(event, context)`` with these clients, its log lines
-    written to ``log_stream`` and its EMF metrics (printed) to ``metrics_stream``."""
-    from portguard import handler  # noqa: PLC0415 - Powertools and boto3 load only here
+    """The rule's Lambda handler around these clients, on ``event`` (any JSON value, as Lambda
+    would pass it), its log lines written to ``log_stream`` and its EMF metrics (printed) to
+    ``metrics_stream``. Built by the factory, as the deployed one is; the Lambda's entry point,
+    :mod:`portguard.handler`, is never imported (it freezes the collector)."""
+    # Powertools and boto3 load only here.
+    from portguard.rule import PortguardRule, logger, make_handler  # noqa: PLC0415
 
+    lambda_handler = make_handler(PortguardRule(config_client=config_client, ec2_client=ec2_client))
     posted: list[dict[str, Any]] = []
 
     def record(params: Mapping[str, Any], **_: Any) -> None:
         posted.extend(dict(e) for e in params.get("Evaluations") or [])
 
     config_client.meta.events.register(_PUT_EVALUATIONS, record)
-    previous_rule = handler.rule
-    handler.rule = handler.PortguardRule(config_client=config_client, ec2_client=ec2_client)
     try:
         with (
-            _logs_to(handler.logger.registered_handler, log_stream),
+            _logs_to(logger.registered_handler, log_stream),
             contextlib.redirect_stdout(metrics_stream),
         ):
-            summary = handler.lambda_handler(event, LocalContext())
+            summary = lambda_handler(event, cast("LambdaContext", LocalContext()))
     except Exception as error:  # noqa: BLE001 - whatever the handler raises is the answer
         return HandlerRun(posted, None, error, config_client.meta.region_name)
     finally:
-        handler.rule = previous_rule
         config_client.meta.events.unregister(_PUT_EVALUATIONS, record)
     return HandlerRun(posted, dict(summary), None, config_client.meta.region_name)
 
@@ -163,7 +166,7 @@ def _in_sandbox(event: Any, args: argparse.Namespace) -> HandlerRun:
 
 
 def _in_account(event: Any, args: argparse.Namespace) -> HandlerRun:
-    from portguard.handler import CLIENT_CONFIG  # noqa: PLC0415
+    from portguard.adapters import client_config  # noqa: PLC0415
     from portguard_cli.scan import default_region, open_session  # noqa: PLC0415 - boto3
 
     session = open_session(args.profile)  # a missing profile or credentials: said here, once
@@ -172,8 +175,8 @@ def _in_account(event: Any, args: argparse.Namespace) -> HandlerRun:
         raise UsageError(
             "no region: pass --region, or set AWS_REGION, or a region in your AWS profile"
         )
-    config = session.client("config", region_name=region, config=CLIENT_CONFIG)
-    ec2 = session.client("ec2", region_name=region, config=CLIENT_CONFIG)
+    config = session.client("config", region_name=region, config=client_config())
+    ec2 = session.client("ec2", region_name=region, config=client_config())
     token = event.get("resultToken") if isinstance(event, dict) else None
     if token == TEST_MODE_TOKEN:
         note = (

@@ -169,11 +169,11 @@ class Sandbox:
         self._ec2 = self._config = None
 
     def _connect(self) -> None:
-        from portguard.handler import CLIENT_CONFIG  # noqa: PLC0415 - loads boto3, Powertools
+        from portguard.adapters import client_config  # noqa: PLC0415 - loads botocore
 
         session = _session()
-        self._ec2 = session.client("ec2", region_name=self.region, config=CLIENT_CONFIG)
-        self._config = session.client("config", region_name=self.region, config=CLIENT_CONFIG)
+        self._ec2 = session.client("ec2", region_name=self.region, config=client_config())
+        self._config = session.client("config", region_name=self.region, config=client_config())
 
     @property
     def ec2(self) -> EC2Client:
@@ -781,7 +781,8 @@ def main(seed_file: Path | None = None, out: IO[str] | None = None) -> int:
     write(
         "\n"
         + _wrap(
-            "How this ran: the rule's real Lambda handler (portguard.handler.lambda_handler) got "
+            "How this ran: the rule's real Lambda handler, built as "
+            "portguard.handler.lambda_handler is but around the sandbox's clients, got "
             "what AWS Config sends, a ConfigurationItemChangeNotification per group, then one "
             "ScheduledNotification (the periodic sweep), and posted to the sandbox's "
             f"PutEvaluations in test mode (result token TESTMODE): {run.invocations} "

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from shared_data import fixture
 
-from portguard import handler
 from portguard.parameters import FSBP_PORTS, PRESETS, parse_ports, parse_rule_parameters
+from portguard.rule import logger
 from portguard_cli import sandbox
 from portguard_cli.sandbox import (
     SEED_FILE,
@@ -297,7 +297,7 @@ def test_example_events_are_the_sandboxs_own() -> None:
 
 def test_make_run_prints_a_row_per_group_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     before = aws_environment()
-    log_stream = handler.logger.registered_handler.stream  # type: ignore[attr-defined]
+    log_stream = logger.registered_handler.stream  # type: ignore[attr-defined]
 
     assert sandbox.main() == 0
 
@@ -325,7 +325,7 @@ def test_make_run_prints_a_row_per_group_and_exits_0(capsys: pytest.CaptureFixtu
     assert "has the rules the remediation changed back" in demo
     assert not any(line.startswith("{") for line in out.splitlines())  # no log line, no EMF
     assert aws_environment() == before
-    assert handler.logger.registered_handler.stream is log_stream  # type: ignore[attr-defined]
+    assert logger.registered_handler.stream is log_stream  # type: ignore[attr-defined]
 
 
 def test_make_run_says_first_what_the_rule_flags_and_which_ports(

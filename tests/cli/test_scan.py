@@ -557,7 +557,7 @@ class FakeConfig:
 
 
 def test_verdicts_equal_the_handlers(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
-    from portguard.handler import PortguardRule
+    from portguard.rule import PortguardRule
 
     client = ec2("us-east-1")
     prefix_list = client.create_managed_prefix_list(
