@@ -31,9 +31,9 @@ from portguard.adapters.remediate import (
     restore,
 )
 from portguard.remediation import RemediationError, parse_allowed_cidrs, read_rollback
-from portguard_cli.main import UsageError, read_json, rule_parameters
+from portguard_cli.inputs import UsageError, read_json, rule_parameters
 from portguard_cli.results import EXIT_ERROR
-from portguard_cli.scan import CLIENT_CONFIG, default_region, explain, open_session
+from portguard_cli.sessions import CLIENT_CONFIG, default_region, explain, open_session
 
 if TYPE_CHECKING:
     import argparse

@@ -36,9 +36,10 @@ from portguard.errors import InvalidParameterError
 from portguard.events import TEST_MODE_TOKEN, MessageType
 from portguard.model import SECURITY_GROUP_TYPE, Compliance
 from portguard.parameters import DEFAULT_BLOCKED_PORTS, parse_ports, parse_rule_parameters
-from portguard_cli.invoke import HandlerRun, run_handler
+from portguard_cli.harness import HandlerRun, run_handler
 from portguard_cli.results import Result, ordered, write_table
 from portguard_cli.runner import run_guarded
+from portguard_cli.sessions import CLIENT_CONFIG
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -169,11 +170,9 @@ class Sandbox:
         self._ec2 = self._config = None
 
     def _connect(self) -> None:
-        from portguard.adapters import client_config  # noqa: PLC0415 - loads botocore
-
         session = _session()
-        self._ec2 = session.client("ec2", region_name=self.region, config=client_config())
-        self._config = session.client("config", region_name=self.region, config=client_config())
+        self._ec2 = session.client("ec2", region_name=self.region, config=CLIENT_CONFIG)
+        self._config = session.client("config", region_name=self.region, config=CLIENT_CONFIG)
 
     @property
     def ec2(self) -> EC2Client:

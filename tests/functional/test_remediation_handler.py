@@ -19,7 +19,7 @@ from portguard import remediation_handler
 from portguard.adapters.remediate import restore
 from portguard.errors import InvalidEventError, InvalidParameterError
 from portguard.remediation import RemediationError, read_rollback, rules_of
-from portguard_cli.invoke import LocalContext
+from portguard_cli.harness import LocalContext
 
 from .conftest import REGION
 
