@@ -48,7 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _in_sandbox(event: Any, args: argparse.Namespace) -> HandlerRun:
-    from portguard_cli.sandbox import REGION, Sandbox, SeedError  # noqa: PLC0415 - loads moto
+    from portguard_cli.sandbox.account import (  # noqa: PLC0415 - loads moto
+        REGION,
+        Sandbox,
+        SeedError,
+    )
 
     if args.profile:
         raise UsageError(

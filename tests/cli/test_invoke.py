@@ -320,7 +320,7 @@ def test_sandbox_in_another_region(capsys: pytest.CaptureFixture[str]) -> None:
 def test_an_unreadable_seed_file_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("portguard_cli.sandbox.SEED_FILE", tmp_path / "gone.json")
+    monkeypatch.setattr("portguard_cli.sandbox.account.SEED_FILE", tmp_path / "gone.json")
     assert main(["invoke", "--sandbox", str(EXAMPLES / "events/scheduled.json")]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -365,7 +365,7 @@ OPEN_GROUP = {
 def change_event_file(tmp_path: Path) -> Path:
     """A ConfigurationItemChangeNotification for OPEN_GROUP in eu-west-1 (result token
     TESTMODE), as the sandbox writes Config's events."""
-    from portguard_cli.sandbox import change_event
+    from portguard_cli.sandbox.events import change_event
 
     event = change_event(OPEN_GROUP, region="eu-west-1", account_id="123456789012", parameters={})
     path = tmp_path / "change.json"
