@@ -5,11 +5,8 @@ file; and where the command's time goes (read, decide, rows, dump).
 
 from __future__ import annotations
 
-import gc
 import json
-import statistics
 import tempfile
-import time
 from contextlib import redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench import corpus
 from bench.decision import clear_caches
-from bench.report import Section, profile_text
+from bench.report import Section, interleaved, median, profile_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,27 +22,6 @@ if TYPE_CHECKING:
 GROUPS = 10_000
 GOAL = 3.0
 """At most this many times json.load's time per group (issue 11)."""
-
-
-def timed(
-    cases: dict[str, Callable[[], object]], *, repeat: int, collector: bool = False
-) -> dict[str, list[float]]:
-    """Seconds of each case, ``repeat`` samples each, the cases alternating so that the host's
-    noise falls on all of them alike. Each sample starts after a collection; as in ``timeit``,
-    the collector is off while it runs, unless ``collector``."""
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeat):
-        for name, case in cases.items():
-            gc.collect()
-            if not collector:
-                gc.disable()
-            started = time.perf_counter()
-            try:
-                case()
-            finally:
-                samples[name].append(time.perf_counter() - started)
-                gc.enable()
-    return samples
 
 
 def _load(path: Path) -> Callable[[], object]:
@@ -124,7 +100,7 @@ def run_evaluate(*, quick: bool, profile: bool) -> Section:
         status = evaluate()
         rows: list[dict[str, Any]] = json.loads(out.read_text(encoding="utf-8"))
         repeat = 3 if quick else 7
-        samples = timed(
+        samples = interleaved(
             {
                 "load": _load(indented),
                 "evaluate": evaluate,
@@ -133,14 +109,14 @@ def run_evaluate(*, quick: bool, profile: bool) -> Section:
             },
             repeat=repeat,
         )
-        stage_samples = timed(_stages(indented, out), repeat=repeat)
-        collected = timed(
+        stage_samples = interleaved(_stages(indented, out), repeat=repeat)
+        collected = interleaved(
             {"load": _load(indented), "evaluate": evaluate}, repeat=repeat, collector=True
         )
         profiled = profile_text(evaluate, 1) if profile else ""
         sizes = indented.stat().st_size, compact.stat().st_size
 
-    us = {name: statistics.median(times) * 1e6 / GROUPS for name, times in samples.items()}
+    us = {name: median(times) * 1e6 / GROUPS for name, times in samples.items()}
     load = us["load"]
     section = Section(
         f"5. portguard evaluate: one describe-security-groups file of {GROUPS:,} groups, "
@@ -155,7 +131,7 @@ def run_evaluate(*, quick: bool, profile: bool) -> Section:
         us["load-compact"],
         unit="us/group",
     )
-    stages = {name: statistics.median(t) * 1e6 / GROUPS for name, t in stage_samples.items()}
+    stages = {name: median(t) * 1e6 / GROUPS for name, t in stage_samples.items()}
     section.info_ratio("  its share: json.load (the baseline)", load, load, unit="us/group")
     for name, value in stages.items():
         section.info_ratio(f"  its share: {name}", value, load, unit="us/group")
@@ -163,7 +139,7 @@ def run_evaluate(*, quick: bool, profile: bool) -> Section:
     section.info_ratio(
         "  its share: the rest (options, shapes, the guard)", rest, load, unit="us/group"
     )
-    on = {name: statistics.median(t) * 1e6 / GROUPS for name, t in collected.items()}
+    on = {name: median(t) * 1e6 / GROUPS for name, t in collected.items()}
     section.info_ratio("  both with the collector on", on["evaluate"], on["load"], unit="us/group")
     non_compliant = sum(row["compliance"] == "NON_COMPLIANT" for row in rows)
     spread = {
@@ -178,10 +154,10 @@ def run_evaluate(*, quick: bool, profile: bool) -> Section:
         "indentation)",
         f"the command's answer: exit status {status}, {len(rows):,} rows, {non_compliant:,} "
         "NON_COMPLIANT",
-        f"figures are medians of {repeat} samples, the cases alternating, each after a "
-        "collection and, as in timeit, with the collector off (but in the row that says it is "
-        "on); the core's caches are emptied before each run of the command, as a new process "
-        "has them; range of the samples, "
+        f"figures are medians of {repeat} samples, the cases alternating, the collector off "
+        "while a sample runs, as in timeit (in the row that says it is on: on, each sample "
+        "after a collection); the core's caches are emptied before each run of the command, as "
+        "a new process has them; range of the samples, "
         f"us/group: {', '.join(f'{name} {text}' for name, text in spread.items())}",
         "its share: each step alone, on the previous step's output prepared beforehand; "
         "the rest is the command's time less json.load and the steps",
