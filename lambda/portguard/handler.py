@@ -4,9 +4,9 @@ security-group change (``ConfigurationItemChangeNotification``, or ``Oversizedâ€
 ``PutEvaluations``.
 
 It is :func:`portguard.rule.make_handler` around the container's rule, whose clients are made on
-first use and kept while the container lives. Only the Lambda imports this module, because
-importing it freezes the collector (below); the command line builds its own handler with
-``make_handler`` and never imports this one.
+first use and kept while the container lives. Importing this module freezes the collector
+(below), so only the Lambda imports it (and the tests and the cold-start benchmark of this entry
+point); the command line builds its own handler with ``make_handler`` and never imports this one.
 """
 
 from __future__ import annotations
