@@ -6,5 +6,6 @@ and non-zero only when a section crashes. ``docs/benchmarks.md`` says how each f
 
 Sections (``--section``): ``decision`` (per-item decision throughput), ``coldstart`` (import and
 first client, in fresh processes), ``sweep`` (a periodic sweep of 5,000 groups against moto),
-``worst`` (the decision on the largest realistic group).
+``worst`` (the decision on the largest realistic group), ``evaluate`` (``portguard evaluate``
+on a file of 10,000 groups).
 """

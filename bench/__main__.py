@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bench.report import Section
 
-SECTIONS = ("decision", "coldstart", "sweep", "worst")
+SECTIONS = ("decision", "coldstart", "sweep", "worst", "evaluate")
 
 # Before boto3, moto or portguard.handler is imported: fake credentials (moto), no shared AWS
 # files, and the settings the deployed function has.
@@ -97,6 +97,10 @@ def _run_section(name: str, args: argparse.Namespace) -> Section:
             profile=args.profile,
             via_api=args.setup_api,
         )
+    if name == "evaluate":
+        from bench.evaluate import run_evaluate
+
+        return run_evaluate(quick=args.quick, profile=args.profile)
     from bench.decision import run_worst
 
     return run_worst(quick=args.quick, profile=args.profile)

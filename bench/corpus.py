@@ -16,6 +16,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 SEED = 20261121
@@ -113,29 +114,38 @@ def _ipv6(rng: random.Random) -> str:
     return f"2600:1f18:{rng.randrange(0x10000):x}::/{rng.choice([48, 56, 64])}"
 
 
-def _config_permission(rng: random.Random, group_ids: list[str]) -> dict[str, Any]:
+def _config_permission(
+    rng: random.Random,
+    group_ids: list[str],
+    ipv4: Callable[[random.Random], str] = _ipv4,
+    ipv6: Callable[[random.Random], str] = _ipv6,
+) -> dict[str, Any]:
+    """One ingress permission in Config's shape; its CIDRs made by ``ipv4`` and ``ipv6``."""
     proto, low, high = rng.choice(_PORTS)
     perm: dict[str, Any] = {"ipProtocol": proto}
     if proto != "-1":
         perm["fromPort"], perm["toPort"] = low, high
-    pairs, ipv4, ipv6, lists = [], [], [], []
+    pairs: list[dict[str, str]] = []
+    v4: list[str] = []
+    v6: list[str] = []
+    lists: list[str] = []
     if rng.random() < 0.15:
         pairs.append({"groupId": rng.choice(group_ids), "userId": ACCOUNT})
     else:
-        ipv4 = [_ipv4(rng) for _ in range(rng.choice([0, 1, 1, 1, 2, 3, 5]))]
+        v4 = [ipv4(rng) for _ in range(rng.choice([0, 1, 1, 1, 2, 3, 5]))]
         if rng.random() < 0.25:
-            ipv6 = [_ipv6(rng) for _ in range(rng.choice([1, 1, 2]))]
+            v6 = [ipv6(rng) for _ in range(rng.choice([1, 1, 2]))]
         if rng.random() < 0.1:
             lists = [rng.choice(list(PREFIX_LISTS))]
-        if not (ipv4 or ipv6 or lists):
-            ipv4 = [_ipv4(rng)]
+        if not (v4 or v6 or lists):
+            v4 = [ipv4(rng)]
     perm.update(
         {
-            "ipv6Ranges": [{"cidrIpv6": c} for c in ipv6],
+            "ipv6Ranges": [{"cidrIpv6": c} for c in v6],
             "prefixListIds": [{"prefixListId": p} for p in lists],
             "userIdGroupPairs": pairs,
-            "ipv4Ranges": [{"cidrIp": c} for c in ipv4],
-            "ipRanges": list(ipv4),
+            "ipv4Ranges": [{"cidrIp": c} for c in v4],
+            "ipRanges": list(v4),
         }
     )
     return perm
@@ -210,6 +220,85 @@ def generated_invoking_events(count: int, seed: int = SEED) -> list[str]:
             "recordVersion": "1.3",
         }
         out.append(json.dumps(invoking))
+    return out
+
+
+# --- a describe-security-groups file ----------------------------------------------------------
+
+CIDR_POOL = 1000
+"""How many distinct IPv4 CIDRs the groups of :func:`describe_security_groups` draw from (and a
+quarter as many IPv6 ones): an account's offices, partners and services recur from group to
+group. In the real captures (``PORTGUARD_REAL_DATA``), 57 distinct CIDRs make 2,287 sources."""
+
+
+def describe_security_groups(
+    count: int, *, cidr_pool: int | None = CIDR_POOL, seed: int = SEED
+) -> dict[str, Any]:
+    """``aws ec2 describe-security-groups`` output for ``count`` groups of one account, with the
+    generated Config items' mix of permissions (protocols, ports, sources, group pairs, prefix
+    lists) in EC2's shape. The CIDRs come from a pool of ``cidr_pool`` (see :data:`CIDR_POOL`);
+    ``None``: every one drawn afresh, as in the Config items, so that public ones rarely recur."""
+    rng = random.Random(seed)
+    ipv4, ipv6 = _ipv4, _ipv6
+    if cidr_pool is not None:
+        pool4 = [_ipv4(rng) for _ in range(cidr_pool)]
+        pool6 = [_ipv6(rng) for _ in range(max(1, cidr_pool // 4))]
+
+        def ipv4(rng: random.Random) -> str:
+            return rng.choice(pool4)
+
+        def ipv6(rng: random.Random) -> str:
+            return rng.choice(pool6)
+
+    group_ids = [f"sg-{rng.getrandbits(68):017x}" for _ in range(count)]
+    groups = []
+    for index, group_id in enumerate(group_ids):
+        n_perms = rng.choice([1, 1, 2, 2, 3, 3, 4, 5, 6, 8, 10])
+        name = f"app-{index}-sg"
+        permissions = [
+            _ec2_permission(_config_permission(rng, group_ids, ipv4, ipv6)) for _ in range(n_perms)
+        ]
+        group: dict[str, Any] = {
+            "Description": f"{name} managed by terraform",
+            "GroupName": name,
+            "IpPermissions": permissions,
+            "OwnerId": ACCOUNT,
+            "GroupId": group_id,
+            "IpPermissionsEgress": [
+                {
+                    "IpProtocol": "-1",
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                    "Ipv6Ranges": [],
+                    "PrefixListIds": [],
+                    "UserIdGroupPairs": [],
+                }
+            ],
+            "VpcId": f"vpc-{rng.getrandbits(32):08x}",
+            "SecurityGroupArn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/{group_id}",
+        }
+        if index % 3:
+            group["Tags"] = [
+                {"Key": "Name", "Value": name},
+                {"Key": "team", "Value": rng.choice(["web", "data", "ops"])},
+            ]
+        groups.append(group)
+    return {"SecurityGroups": groups}
+
+
+def _ec2_permission(permission: dict[str, Any]) -> dict[str, Any]:
+    """A permission of Config's shape in EC2's: ``IpRanges`` is Config's ``ipv4Ranges``, and
+    EC2 has no legacy ``ipRanges`` list."""
+    out: dict[str, Any] = {"IpProtocol": permission["ipProtocol"]}
+    if "fromPort" in permission:
+        out["FromPort"], out["ToPort"] = permission["fromPort"], permission["toPort"]
+    out["IpRanges"] = [{"CidrIp": r["cidrIp"]} for r in permission["ipv4Ranges"]]
+    out["Ipv6Ranges"] = [{"CidrIpv6": r["cidrIpv6"]} for r in permission["ipv6Ranges"]]
+    out["PrefixListIds"] = [
+        {"PrefixListId": p["prefixListId"]} for p in permission["prefixListIds"]
+    ]
+    out["UserIdGroupPairs"] = [
+        {"GroupId": p["groupId"], "UserId": p["userId"]} for p in permission["userIdGroupPairs"]
+    ]
     return out
 
 

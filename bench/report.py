@@ -129,16 +129,24 @@ def calibrate(fn: Callable[[], object], target: float = 0.2) -> int:
 
 
 def interleaved(
-    cases: dict[str, Callable[[], object]], *, repeat: int, target: float = 0.2
+    cases: dict[str, Callable[[], object]],
+    *,
+    repeat: int,
+    target: float = 0.2,
+    collector: bool = False,
 ) -> dict[str, list[float]]:
     """Seconds per call of each case, ``repeat`` samples each, cases alternating so that the
     machine's noise falls on all of them alike. Like ``timeit``, the collector is off while a
-    sample runs."""
+    sample runs, unless ``collector``: then it runs as in a program, and each sample starts after
+    a collection, so that none pays for the garbage of the one before."""
     numbers = {name: calibrate(fn, target) for name, fn in cases.items()}
-    timers = {name: timeit.Timer(fn) for name, fn in cases.items()}
+    setup = "gc.enable()" if collector else "pass"  # timeit's own recipe to keep it on
+    timers = {name: timeit.Timer(fn, setup, globals={"gc": gc}) for name, fn in cases.items()}
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeat):
         for name, timer in timers.items():
+            if collector:
+                gc.collect()
             samples[name].append(timer.timeit(numbers[name]) / numbers[name])
     gc.collect()
     return samples

@@ -253,12 +253,13 @@ def run_sweep(
 def _run_sweep(
     boto3: Any, events_dir: Path, *, groups: int, quick: bool, profile: bool, via_api: bool
 ) -> Section:
-    from portguard import handler as handler_module
-    from portguard.handler import CLIENT_CONFIG, PortguardRule
+    from portguard import rule as rule_module
+    from portguard.adapters import client_config
+    from portguard.rule import PortguardRule
 
     rss_start = _max_rss()
-    ec2 = boto3.client("ec2", region_name=corpus.REGION, config=CLIENT_CONFIG)
-    config = boto3.client("config", region_name=corpus.REGION, config=CLIENT_CONFIG)
+    ec2 = boto3.client("ec2", region_name=corpus.REGION, config=client_config())
+    config = boto3.client("config", region_name=corpus.REGION, config=client_config())
     counter, clock = _Counter(config), _AwsClock(ec2, config)
     started = time.perf_counter()
     kinds = create_groups(ec2, groups, via_api=via_api)
@@ -266,7 +267,7 @@ def _run_sweep(
     rss_setup = _max_rss()
 
     out = _LineCounter()
-    handler_module.logger.registered_handler.setStream(out)  # type: ignore[attr-defined]
+    rule_module.logger.registered_handler.setStream(out)  # type: ignore[attr-defined]
     event = corpus.scheduled_event(events_dir)
 
     def handler_run() -> dict[str, Any]:
@@ -275,7 +276,7 @@ def _run_sweep(
         # would (nothing when the entry point, not handle(), records them).
         with redirect_stdout(out), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            handler_module.metrics.flush_metrics()
+            rule_module.metrics.flush_metrics()
         return summary
 
     def baseline_run() -> int:

@@ -22,7 +22,7 @@ from portguard.reader import (
     parse_configuration_item,
     parse_ec2_group,
 )
-from portguard_cli.main import UsageError, read_json, rule_parameters
+from portguard_cli.inputs import UsageError, read_json, rule_parameters
 from portguard_cli.results import Result, report
 
 if TYPE_CHECKING:

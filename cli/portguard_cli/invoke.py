@@ -1,9 +1,11 @@
 """``portguard invoke EVENT.json``: the rule's real Lambda handler on a Config event, locally.
 
-The handler runs as deployed: ``portguard.handler.lambda_handler`` with its Powertools decorators
-(structured logging, EMF metrics), given a local stand-in for the Lambda context. Only its clients
-change: the sandbox's (``--sandbox``) or a session of the caller's profile and region. Every
-``PutEvaluations`` call really happens; a botocore hook records the evaluations it sends.
+The handler runs as deployed: built by :func:`portguard.rule.make_handler`, as
+``portguard.handler.lambda_handler`` is, with its Powertools decorators (structured logging, EMF
+metrics), given a local stand-in for the Lambda context (:mod:`portguard_cli.harness`). Only its
+rule's clients differ: the sandbox's (``--sandbox``) or a session of the caller's profile and
+region. Every ``PutEvaluations`` call really happens; a botocore hook records the evaluations it
+sends.
 
 Output: standard output holds one JSON object, ``{"evaluations": [...], "summary": {...}}``, and
 nothing else; the handler's log lines and EMF metrics go to standard error. Exit status 0 when the
@@ -23,108 +25,20 @@ Against a real account this posts to AWS Config unless the event's result token 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import sys
-import uuid
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from portguard.events import TEST_MODE_TOKEN
-from portguard_cli.main import UsageError, read_json
+from portguard_cli.harness import HandlerRun, run_handler
+from portguard_cli.inputs import UsageError, read_json
 from portguard_cli.results import EXIT_ERROR
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterator, Mapping
-
-    from mypy_boto3_config import ConfigServiceClient
-    from mypy_boto3_ec2 import EC2Client
 
 EXIT_OK = 0
-_PUT_EVALUATIONS = "before-parameter-build.config-service.PutEvaluations"
-
-
-@dataclass(frozen=True, slots=True)
-class LocalContext:
-    """What Lambda passes the handler as ``context``, as far as Powertools reads it."""
-
-    function_name: str = "portguard"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:portguard"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/portguard"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-@dataclass(frozen=True, slots=True)
-class HandlerRun:
-    """One invocation: the evaluations sent to PutEvaluations, and what the handler returned
-    (``summary``) or raised (``error``), in the clients' ``region``."""
-
-    evaluations: list[dict[str, Any]]
-    summary: dict[str, Any] | None
-    error: Exception | None
-    region: str | None = None
-
-    @property
-    def failure(self) -> str | None:
-        """The error, said for people (:func:`handler_failure`)."""
-        return None if self.error is None else handler_failure(self.error, self.region)
-
-
-def run_handler(
-    event: object,
-    *,
-    config_client: ConfigServiceClient,
-    ec2_client: EC2Client,
-    log_stream: IO[str],
-    metrics_stream: IO[str],
-) -> HandlerRun:
-    """``portguard.handler.lambda_handler(event, context)`` with these clients, its log lines
-    written to ``log_stream`` and its EMF metrics (printed) to ``metrics_stream``."""
-    from portguard import handler  # noqa: PLC0415 - Powertools and boto3 load only here
-
-    posted: list[dict[str, Any]] = []
-
-    def record(params: Mapping[str, Any], **_: Any) -> None:
-        posted.extend(dict(e) for e in params.get("Evaluations") or [])
-
-    config_client.meta.events.register(_PUT_EVALUATIONS, record)
-    previous_rule = handler.rule
-    handler.rule = handler.PortguardRule(config_client=config_client, ec2_client=ec2_client)
-    try:
-        with (
-            _logs_to(handler.logger.registered_handler, log_stream),
-            contextlib.redirect_stdout(metrics_stream),
-        ):
-            summary = handler.lambda_handler(event, LocalContext())
-    except Exception as error:  # noqa: BLE001 - whatever the handler raises is the answer
-        return HandlerRun(posted, None, error, config_client.meta.region_name)
-    finally:
-        handler.rule = previous_rule
-        config_client.meta.events.unregister(_PUT_EVALUATIONS, record)
-    return HandlerRun(posted, dict(summary), None, config_client.meta.region_name)
-
-
-@contextlib.contextmanager
-def _logs_to(log_handler: logging.Handler, stream: IO[str]) -> Iterator[None]:
-    """Powertools' handler keeps the stdout of import time: point it at ``stream`` for a while."""
-    if not isinstance(log_handler, logging.StreamHandler):  # pragma: no cover - Powertools' own
-        yield
-        return
-    previous = log_handler.setStream(stream)  # None when it already writes to ``stream``
-    try:
-        yield
-    finally:
-        if previous is not None:
-            log_handler.setStream(previous)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,7 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _in_sandbox(event: Any, args: argparse.Namespace) -> HandlerRun:
-    from portguard_cli.sandbox import REGION, Sandbox, SeedError  # noqa: PLC0415 - loads moto
+    from portguard_cli.sandbox.account import (  # noqa: PLC0415 - loads moto
+        REGION,
+        Sandbox,
+        SeedError,
+    )
 
     if args.profile:
         raise UsageError(
@@ -163,8 +81,11 @@ def _in_sandbox(event: Any, args: argparse.Namespace) -> HandlerRun:
 
 
 def _in_account(event: Any, args: argparse.Namespace) -> HandlerRun:
-    from portguard.handler import CLIENT_CONFIG  # noqa: PLC0415
-    from portguard_cli.scan import default_region, open_session  # noqa: PLC0415 - boto3
+    from portguard_cli.sessions import (  # noqa: PLC0415 - boto3 loads only against an account
+        CLIENT_CONFIG,
+        default_region,
+        open_session,
+    )
 
     session = open_session(args.profile)  # a missing profile or credentials: said here, once
     region = args.region or default_region(session)
@@ -195,23 +116,6 @@ def _in_account(event: Any, args: argparse.Namespace) -> HandlerRun:
         log_stream=sys.stderr,
         metrics_stream=sys.stderr,
     )
-
-
-def handler_failure(error: BaseException, region: str | None) -> str:
-    """What the handler's exception means, in one line, with its cause: a botocore error as
-    ``scan`` explains it (no credentials, an endpoint out of reach, access denied); any other
-    with the error it was raised from, which for undelivered evaluations is why."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-    from portguard_cli.scan import explain  # noqa: PLC0415
-
-    if isinstance(error, ClientError | BotoCoreError):
-        return explain(error, region or "")
-    message = str(error) or type(error).__name__
-    cause = error.__cause__
-    if cause is not None and str(cause) not in message:
-        message += f" ({handler_failure(cause, region)})"
-    return message
 
 
 def _json_default(value: object) -> str:

@@ -1,108 +1,25 @@
 """The ``portguard`` command line: argument parsing and dispatch.
 
-Every subcommand's options are declared here, so the interface SPEC.md §3 fixes is in one place;
-each subcommand's work lives in its own module, imported only when it runs (``evaluate`` never
-loads boto3).
+Every subcommand's options are declared here, so the interface SPEC.md §3 fixes is in one place
+(the rule's parameters through :func:`portguard_cli.inputs.add_parameter_options`, beside the code
+that reads them back); each subcommand's work lives in its own module, imported only when it runs
+(``evaluate`` never loads boto3). Commands import what they share from the modules named for it
+(``inputs``, ``sessions``, ``harness``, ``results``), never from this one or from each other.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from portguard.errors import InvalidParameterError
-from portguard.parameters import RuleParameters, parse_rule_parameters
-from portguard.reader import json_error_reason
+from portguard_cli.inputs import UsageError, add_parameter_options
 from portguard_cli.results import EXIT_ERROR
 from portguard_cli.runner import run_guarded
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-# Rule parameter -> the option that sets it, to name the option in an error.
-PARAMETER_OPTIONS = {
-    "blockedPorts": "--blocked-ports",
-    "protocolType": "--protocol-type",
-    "ipType": "--ip-type",
-    "exemptTagKey": "--exempt-tag-key",
-    "resolvePrefixLists": "--no-resolve-prefix-lists",
-}
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
-
-
-def read_json(name: str) -> Any:
-    """The JSON document in file ``name`` (``-``: standard input), for every command.
-
-    Read as bytes, so json detects UTF-8, -16 or -32 and a byte-order mark (PowerShell 5.1
-    writes UTF-16 with one when output is redirected to a file). Raises :class:`UsageError`
-    naming the file when it cannot be read or is not JSON."""
-    try:
-        if name == "-":  # bytes when stdin has them (a pipe), text otherwise (a test's StringIO)
-            stdin = getattr(sys.stdin, "buffer", sys.stdin)
-            data: bytes | str = stdin.read()
-        else:
-            data = Path(name).read_bytes()
-    except OSError as error:
-        raise UsageError(f"{name}: cannot read it ({error.strerror})") from error
-    try:
-        return json.loads(data)
-    except UnicodeDecodeError as error:
-        raise UsageError(
-            f"{name}: not JSON (not text in UTF-8, UTF-16 or UTF-32: {error.reason})"
-        ) from error
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{name}: not JSON ({error})") from error
-    except (ValueError, RecursionError) as error:  # JSON beyond what Python reads
-        raise UsageError(f"{name}: cannot be read as JSON: {json_error_reason(error)}") from error
-
-
-def rule_parameters(args: argparse.Namespace) -> RuleParameters:
-    """The rule's parameters from the options, validated by the rule's own parser."""
-    raw: dict[str, object] = {}
-    if args.blocked_ports is not None:
-        raw["blockedPorts"] = args.blocked_ports
-    if args.protocol_type is not None:
-        raw["protocolType"] = args.protocol_type
-    if args.ip_type is not None:
-        raw["ipType"] = args.ip_type
-    if args.exempt_tag_key is not None:
-        raw["exemptTagKey"] = args.exempt_tag_key
-    if getattr(args, "no_resolve_prefix_lists", False):
-        raw["resolvePrefixLists"] = "false"
-    try:
-        return parse_rule_parameters(raw)
-    except InvalidParameterError as error:
-        option = PARAMETER_OPTIONS.get(error.name, error.name)
-        raise UsageError(f"invalid {option} {error.value!r}: {error.reason}") from error
-
-
-def _add_parameter_options(parser: argparse.ArgumentParser, *, resolve: bool = True) -> None:
-    group = parser.add_argument_group("rule parameters (as the deployed rule takes them)")
-    group.add_argument(
-        "--blocked-ports",
-        metavar="PORTS",
-        help="ports, ranges and presets (fsbp, hipaa, cis); default: fsbp",
-    )
-    group.add_argument("--protocol-type", metavar="TCP|UDP|ALL", help="default: ALL")
-    group.add_argument("--ip-type", metavar="IPv4|IPv6|ALL", help="default: ALL")
-    group.add_argument(
-        "--exempt-tag-key",
-        metavar="KEY",
-        help="honour exemptions tagged with this key (default: none)",
-    )
-    if resolve:
-        group.add_argument(
-            "--no-resolve-prefix-lists",
-            action="store_true",
-            help="ignore managed prefix lists instead of resolving them",
-        )
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:
@@ -139,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-regions", action="store_true", help="every region enabled for the account"
     )
     scan.add_argument("--profile", help="the AWS CLI profile to use")
-    _add_parameter_options(scan)
+    add_parameter_options(scan)
     _add_format(scan)
     scan.set_defaults(module="scan", command_parser=scan)
 
@@ -152,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "unless --no-resolve-prefix-lists.",
     )
     evaluate.add_argument("files", nargs="+", metavar="FILE")
-    _add_parameter_options(evaluate)
+    add_parameter_options(evaluate)
     _add_format(evaluate)
     evaluate.set_defaults(module="evaluate", command_parser=evaluate)
 
@@ -206,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the original rules are saved before any change (default: "
         "portguard-rollback-GROUP_ID-TIME.json here); never overwritten",
     )
-    _add_parameter_options(remediate)
+    add_parameter_options(remediate)
     remediate.set_defaults(module="remediate", command_parser=remediate)
 
     restore = commands.add_parser(
@@ -238,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="TwentyFour_Hours",
         help="the periodic sweep's frequency (default: TwentyFour_Hours)",
     )
-    _add_parameter_options(pack)
+    add_parameter_options(pack)
     pack.set_defaults(module="pack", command_parser=pack)
     return parser
 

@@ -16,7 +16,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from portguard.definition import SCHEDULES, config_rule_properties
-from portguard_cli.main import UsageError, rule_parameters
+from portguard_cli.inputs import UsageError, rule_parameters
 from portguard_cli.results import EXIT_COMPLIANT
 
 if TYPE_CHECKING:

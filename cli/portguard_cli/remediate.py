@@ -25,9 +25,9 @@ from portguard.errors import RemediationError
 from portguard.remediation.apply import Status, read_quota, remediate, restore
 from portguard.remediation.plan import parse_allowed_cidrs
 from portguard.remediation.rollback import read_rollback
-from portguard_cli.main import UsageError, read_json, rule_parameters
+from portguard_cli.inputs import UsageError, read_json, rule_parameters
 from portguard_cli.results import EXIT_ERROR
-from portguard_cli.scan import CLIENT_CONFIG, default_region, explain, open_session
+from portguard_cli.sessions import CLIENT_CONFIG, default_region, explain, open_session
 
 if TYPE_CHECKING:
     import argparse

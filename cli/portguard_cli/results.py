@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from operator import attrgetter
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from portguard.model import Compliance
 
@@ -25,9 +24,9 @@ EXIT_ERROR = 2
 _ORDER = {Compliance.NON_COMPLIANT: 0, Compliance.COMPLIANT: 1, Compliance.NOT_APPLICABLE: 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    """A group's verdict and where it came from (a region, or a file)."""
+class Result(NamedTuple):
+    """A group's verdict and where it came from (a region, or a file). A named tuple: a scan or
+    a file may have tens of thousands, and it is the cheapest immutable value to build."""
 
     group_id: str
     group_name: str | None
@@ -102,8 +101,21 @@ def report(results: Sequence[Result], errors: Sequence[str], output_format: str)
 
 
 def write_json(results: Sequence[Result], out: IO[str]) -> None:
-    json.dump([r.as_json() for r in ordered(results)], out, indent=2)
-    out.write("\n")
+    """One JSON array of the results' objects (:meth:`Result.as_json`), non-compliant first:
+    indented on a terminal, for people; otherwise, for pipelines, each object compact on a line
+    of its own (``jq``, ``grep`` and ``head`` read it alike), written at once."""
+    rows = [result.as_json() for result in ordered(results)]
+    if out.isatty():
+        text = json.dumps(rows, indent=2)
+    elif rows:
+        text = "[\n" + ",\n".join(map(_compact, rows)) + "\n]"
+    else:
+        text = "[]"
+    out.write(text + "\n")
+
+
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+"""A JSON value in one line without spaces (json's C encoder)."""
 
 
 FILE_WIDTH = 200

@@ -7,6 +7,8 @@ import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ import pytest
 from moto import mock_aws
 from shared_data import FIXTURES
 
-from portguard import handler
+from portguard.rule import logger
 from portguard_cli.main import main
 
 CHANGE_EVENT = FIXTURES / "config-rule-change-event.json"
@@ -60,7 +62,7 @@ def test_change_event_prints_the_evaluation_posted_as_pure_json(
 ) -> None:
     path = event_file(tmp_path, CHANGE_EVENT.name, resultToken="TESTMODE")
     before = aws_environment()
-    rule, stream = handler.rule, handler.logger.registered_handler.stream  # type: ignore[attr-defined]
+    stream = logger.registered_handler.stream  # type: ignore[attr-defined]
 
     assert main(["invoke", "--sandbox", str(path)]) == 0
 
@@ -88,8 +90,7 @@ def test_change_event_prints_the_evaluation_posted_as_pure_json(
     assert any("_aws" in x and x.get("NonCompliantEvaluations") == [1.0] for x in lines)
     # Everything put back.
     assert aws_environment() == before
-    assert handler.rule is rule
-    assert handler.logger.registered_handler.stream is stream  # type: ignore[attr-defined]
+    assert logger.registered_handler.stream is stream  # type: ignore[attr-defined]
 
 
 def test_a_live_result_token_is_replaced_by_testmode_in_the_sandbox(
@@ -139,6 +140,25 @@ def test_the_example_change_event(capsys: pytest.CaptureFixture[str]) -> None:
     (evaluation,) = json.loads(capsys.readouterr().out)["evaluations"]
     assert evaluation["ComplianceType"] == "NON_COMPLIANT"
     assert evaluation["Annotation"] == "Open to the internet from 0.0.0.0/1, 128.0.0.0/1: tcp/22"
+
+
+def test_the_handler_runs_without_the_lambdas_entry_point(tmp_path: Path) -> None:
+    """`portguard invoke` builds its own handler with the factory: it never imports
+    portguard.handler, whose import freezes the collector for a Lambda container's lifetime, nor
+    swaps that module's rule. A fresh interpreter, as the command runs."""
+    path = event_file(tmp_path, CHANGE_EVENT.name, resultToken="TESTMODE")
+    child = f"""
+import gc, io, sys
+from contextlib import redirect_stderr, redirect_stdout
+from portguard_cli.main import main
+with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+    status = main(["invoke", "--sandbox", {str(path)!r}])
+print(status, gc.get_freeze_count(), "portguard.handler" in sys.modules)
+"""
+    process = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", child], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert process.stdout.split() == ["0", "0", "False"]
 
 
 @pytest.mark.parametrize(
@@ -300,7 +320,7 @@ def test_sandbox_in_another_region(capsys: pytest.CaptureFixture[str]) -> None:
 def test_an_unreadable_seed_file_is_a_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("portguard_cli.sandbox.SEED_FILE", tmp_path / "gone.json")
+    monkeypatch.setattr("portguard_cli.sandbox.account.SEED_FILE", tmp_path / "gone.json")
     assert main(["invoke", "--sandbox", str(EXAMPLES / "events/scheduled.json")]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -345,7 +365,7 @@ OPEN_GROUP = {
 def change_event_file(tmp_path: Path) -> Path:
     """A ConfigurationItemChangeNotification for OPEN_GROUP in eu-west-1 (result token
     TESTMODE), as the sandbox writes Config's events."""
-    from portguard_cli.sandbox import change_event
+    from portguard_cli.sandbox.events import change_event
 
     event = change_event(OPEN_GROUP, region="eu-west-1", account_id="123456789012", parameters={})
     path = tmp_path / "change.json"

@@ -21,7 +21,7 @@ from portguard.decision import evaluate_group, evaluate_item
 from portguard.parameters import parse_rule_parameters
 from portguard.reader import parse_configuration_item, parse_ec2_group
 from portguard_cli.evaluate import _groups, evaluate_document
-from portguard_cli.main import read_json
+from portguard_cli.inputs import read_json
 
 if TYPE_CHECKING:
     from pathlib import Path

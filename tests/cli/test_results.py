@@ -13,7 +13,7 @@ from terminal import Terminal
 
 from portguard.model import Compliance, Verdict
 from portguard_cli.main import main
-from portguard_cli.results import FILE_WIDTH, Result, ordered, write_table
+from portguard_cli.results import FILE_WIDTH, Result, ordered, write_json, write_table
 
 # The longest annotation the rule writes is 256 characters; these hold the longest words it
 # writes too (an IPv6 CIDR, an unreadable prefix list's reason).
@@ -203,3 +203,43 @@ def test_evaluate_says_what_it_skipped_in_the_table(
         "sg-0123123123123123a": "",
     }
     assert out.splitlines()[-1].endswith("; 2 with warnings (input skipped)")
+
+
+# --- the JSON: the same array, laid out for its reader ------------------------------------------
+
+
+def test_json_for_a_pipeline_is_one_compact_object_a_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "redacted.json"
+    path.write_text(json.dumps(REDACTED), encoding="utf-8")
+    assert main(["evaluate", "--format", "json", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "["
+    assert lines[-1] == "]"
+    objects = [line.removesuffix(",") for line in lines[1:-1]]
+    rows = [json.loads(text) for text in objects]
+    assert [row["groupId"] for row in rows] == [
+        "sg-0123123123123123a",
+        "sg-0a1b2c3d4e5f60718",
+        "sg-0f1e2d3c4b5a69788",
+    ]
+    assert all(line.endswith(",") for line in lines[1:-2])
+    # Compact: no space between keys, values and items (strings keep theirs).
+    assert objects == [json.dumps(row, separators=(",", ":")) for row in rows]
+    assert objects[0].startswith('{"groupId":"sg-0123123123123123a","groupName":"clean",')
+
+
+def test_json_on_a_terminal_is_indented_and_says_the_same() -> None:
+    terminal, pipe = Terminal(), io.StringIO()
+    for out in (terminal, pipe):
+        write_json(RESULTS, out)
+    assert terminal.getvalue().startswith('[\n  {\n    "groupId": "sg-0123456789abcdef0",\n')
+    assert json.loads(terminal.getvalue()) == json.loads(pipe.getvalue())
+    assert len(pipe.getvalue().splitlines()) == len(RESULTS) + 2
+
+
+@pytest.mark.parametrize("out", [io.StringIO(), Terminal()], ids=["pipe", "terminal"])
+def test_json_of_no_groups_is_an_empty_array(out: io.StringIO) -> None:
+    write_json([], out)
+    assert json.loads(out.getvalue()) == []

@@ -16,17 +16,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from shared_data import fixture
 
-from portguard import handler
 from portguard.parameters import FSBP_PORTS, PRESETS, parse_ports, parse_rule_parameters
-from portguard_cli import sandbox
-from portguard_cli.sandbox import (
-    SEED_FILE,
-    Sandbox,
-    SandboxRun,
-    SeedError,
-    evaluate_sandbox,
-    one_year_after,
-)
+from portguard.rule import logger
+from portguard_cli.sandbox import demo, events
+from portguard_cli.sandbox.account import SEED_FILE, Sandbox, SeedError, one_year_after
+from portguard_cli.sandbox.demo import SandboxRun, evaluate_sandbox
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -238,7 +232,7 @@ def test_change_event_has_the_shape_of_configs(
 ) -> None:
     captured = reference("config-rule-change-event.json", "c7n-lambda-event-sg-open-ssh.json")
     group = next(g for g in seen.run.groups if g["GroupName"] == "split-cidr-ssh")
-    event = sandbox.change_event(
+    event = events.change_event(
         group, region="us-east-1", account_id="123456789012", parameters={"ipType": "IPv4"}
     )
     assert set(captured) - {"debug"} <= set(event)
@@ -261,7 +255,7 @@ def test_change_event_has_the_shape_of_configs(
 
 def test_change_event_carries_tags_as_configs_map(seen: Seen) -> None:
     group = next(g for g in seen.run.groups if g["GroupName"] == "exempted-ssh")
-    event = sandbox.change_event(group, region="us-east-1", account_id="1", parameters={})
+    event = events.change_event(group, region="us-east-1", account_id="1", parameters={})
     item = json.loads(event["invokingEvent"])["configurationItem"]
     until = one_year_after(datetime.now(UTC).date()).isoformat()
     assert item["tags"] == {"portguard:exempt": f"22 until {until}"}
@@ -276,7 +270,7 @@ def test_scheduled_event_has_the_shape_of_configs(
     captured = reference(
         "config-rule-scheduled-event.json", "powertools-lambda-event-scheduled.json"
     )
-    event = sandbox.scheduled_event(region="eu-west-1", account_id="1", parameters={})
+    event = events.scheduled_event(region="eu-west-1", account_id="1", parameters={})
     assert set(captured) <= set(event)
     assert set(json.loads(event["invokingEvent"])) == set(json.loads(captured["invokingEvent"]))
     assert event["resultToken"] == "TESTMODE"
@@ -297,9 +291,9 @@ def test_example_events_are_the_sandboxs_own() -> None:
 
 def test_make_run_prints_a_row_per_group_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     before = aws_environment()
-    log_stream = handler.logger.registered_handler.stream  # type: ignore[attr-defined]
+    log_stream = logger.registered_handler.stream  # type: ignore[attr-defined]
 
-    assert sandbox.main() == 0
+    assert demo.main() == 0
 
     out, err = capsys.readouterr()
     assert err == ""
@@ -316,22 +310,23 @@ def test_make_run_prints_a_row_per_group_and_exits_0(capsys: pytest.CaptureFixtu
     assert "portguard scan" in out
     assert "README" in out
     # The remediation shown on split-cidr-ssh: both halves go, the allowed source comes, undone.
-    demo = out[out.index("Closing one of them") :]
+    shown = out[out.index("Closing one of them") :]
     assert (
-        "  - tcp 22 from 0.0.0.0/1 (lower half)\n  - tcp 22 from 128.0.0.0/1 (upper half)\n" in demo
+        "  - tcp 22 from 0.0.0.0/1 (lower half)\n  - tcp 22 from 128.0.0.0/1 (upper half)\n"
+        in shown
     )
-    assert "  + tcp 22 from 203.0.113.0/24" in demo
-    assert "is now COMPLIANT" in demo
-    assert "has the rules the remediation changed back" in demo
+    assert "  + tcp 22 from 203.0.113.0/24" in shown
+    assert "is now COMPLIANT" in shown
+    assert "has the rules the remediation changed back" in shown
     assert not any(line.startswith("{") for line in out.splitlines())  # no log line, no EMF
     assert aws_environment() == before
-    assert handler.logger.registered_handler.stream is log_stream  # type: ignore[attr-defined]
+    assert logger.registered_handler.stream is log_stream  # type: ignore[attr-defined]
 
 
 def test_make_run_says_first_what_the_rule_flags_and_which_ports(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert sandbox.main() == 0
+    assert demo.main() == 0
     out = capsys.readouterr().out
     flat = " ".join(out.split())  # as read, whatever the line breaks
     table = out.index("What AWS Config would show for each group:\n")  # the table follows
@@ -383,18 +378,18 @@ def test_make_run_says_first_what_the_rule_flags_and_which_ports(
     ],
 )
 def test_describe_ports_names_each_known_service(ports: str, text: str) -> None:
-    described = sandbox.describe_ports(parse_ports(ports)).replace("\u00a0", " ")
+    described = demo.describe_ports(parse_ports(ports)).replace("\u00a0", " ")
     assert described == text
 
 
 def test_every_preset_port_has_a_service_name() -> None:
     for preset in PRESETS.values():
-        assert set(preset) <= set(sandbox.PORT_SERVICES)
+        assert set(preset) <= set(demo.PORT_SERVICES)
 
 
 def test_the_introduction_follows_the_seed_files_parameters() -> None:
     raw = {"blockedPorts": "cis", "protocolType": "TCP", "ipType": "IPv6"}
-    text = " ".join(sandbox.introduction(parse_rule_parameters(raw), raw).split())
+    text = " ".join(demo.introduction(parse_rule_parameters(raw), raw).split())
     assert "open over TCP to every address (::/0, or sources that add up to it)" in text
     assert "The blocked ports here are 2 (blockedPorts=cis): 22 SSH, 3389 Windows" in text
 
@@ -404,7 +399,7 @@ def test_make_run_reports_a_bad_seed_file(
 ) -> None:
     seed = tmp_path / "seed.json"
     seed.write_text("{")
-    assert sandbox.main(seed) == 2
+    assert demo.main(seed) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert f"portguard sandbox: {seed}: not JSON" in err

@@ -13,18 +13,12 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import (
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
-    SSOTokenLoadError,
-)
+from botocore.exceptions import SSOTokenLoadError
 from botocore.stub import Stubber
 from moto import mock_aws
 from shared_data import fixture
 
-from portguard_cli import scan
+from portguard_cli import scan, sessions
 from portguard_cli.main import main
 
 WORLD4 = [{"CidrIp": "0.0.0.0/0"}]
@@ -389,7 +383,7 @@ def test_exit_2_without_credentials(
     captured = capsys.readouterr()
     assert status == 2
     assert captured.err.count("no AWS credentials found") == 1
-    assert captured.err == f"portguard scan: {scan.NO_CREDENTIALS}\n"
+    assert captured.err == f"portguard scan: {sessions.NO_CREDENTIALS}\n"
 
 
 def test_access_denied_in_one_region_reports_the_others(
@@ -436,62 +430,6 @@ def test_all_regions_when_they_cannot_be_listed(
         "portguard scan: cannot list the account's regions: "
         "us-east-1: access denied to ec2:DescribeRegions: no\n"
     )
-
-
-def client_error(code: str, message: str = "details") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}}, "DescribeSecurityGroups")
-
-
-@pytest.mark.parametrize(
-    ("error", "message"),
-    [
-        (NoCredentialsError(), scan.NO_CREDENTIALS),
-        (client_error("ExpiredToken"), f"{scan.EXPIRED} (ExpiredToken)"),
-        (client_error("ExpiredTokenException"), f"{scan.EXPIRED} (ExpiredTokenException)"),
-        (client_error("RequestExpired"), f"{scan.EXPIRED} (RequestExpired)"),
-        (
-            SSOTokenLoadError(error_msg="token gone"),
-            f"{scan.EXPIRED}: Error loading SSO Token: token gone",
-        ),
-        (
-            client_error("InvalidClientTokenId", "bad key"),
-            "credentials not valid (InvalidClientTokenId): bad key",
-        ),
-        (
-            client_error("AccessDenied", "nope"),
-            "ap-south-2: access denied to ec2:DescribeSecurityGroups: nope",
-        ),
-        (
-            client_error("AccessDeniedException", "nope"),
-            "ap-south-2: access denied to ec2:DescribeSecurityGroups: nope",
-        ),
-        (
-            client_error("OptInRequired"),
-            "ap-south-2: the region is not enabled for this account (OptInRequired)",
-        ),
-        (
-            client_error("AuthFailure", "could not validate"),
-            "ap-south-2: AWS did not accept the credentials here (AuthFailure): the region may "
-            "not be enabled for this account, or the credentials are not valid: "
-            "could not validate",
-        ),
-        (
-            EndpointConnectionError(endpoint_url="https://ec2.ap-south-2.amazonaws.com/"),
-            "ap-south-2: cannot reach https://ec2.ap-south-2.amazonaws.com/: check the network",
-        ),
-        (
-            ReadTimeoutError(endpoint_url="https://ec2.ap-south-2.amazonaws.com/"),
-            'ap-south-2: Read timeout on endpoint URL: "https://ec2.ap-south-2.amazonaws.com/"',
-        ),
-        (
-            client_error("RequestLimitExceeded", "slow down"),
-            "ap-south-2: An error occurred (RequestLimitExceeded) when calling the "
-            "DescribeSecurityGroups operation: slow down",
-        ),
-    ],
-)
-def test_explain(error: Exception, message: str) -> None:
-    assert scan.explain(error, "ap-south-2") == message  # type: ignore[arg-type]
 
 
 def test_credentials_that_cannot_be_loaded(
@@ -557,7 +495,7 @@ class FakeConfig:
 
 
 def test_verdicts_equal_the_handlers(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
-    from portguard.handler import PortguardRule
+    from portguard.rule import PortguardRule
 
     client = ec2("us-east-1")
     prefix_list = client.create_managed_prefix_list(

@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 from shared_data import as_boto3_history, fixture
 
-from portguard.handler import CLIENT_CONFIG
+from portguard.adapters import client_config
 
 REGION = "us-east-1"
 CHANGE_EVENT = "config-rule-change-event.json"
@@ -76,7 +76,7 @@ def scheduled_event(
 
 @pytest.fixture
 def config_client() -> Any:
-    return boto3.client("config", region_name=REGION, config=CLIENT_CONFIG)
+    return boto3.client("config", region_name=REGION, config=client_config())
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def config_stub(config_client: Any) -> Iterator[Stubber]:
 
 @pytest.fixture
 def ec2_client() -> Any:
-    return boto3.client("ec2", region_name=REGION, config=CLIENT_CONFIG)
+    return boto3.client("ec2", region_name=REGION, config=client_config())
 
 
 @dataclass
@@ -105,7 +105,7 @@ def log_lines() -> Iterator[Any]:
     time, so capsys cannot see it: point that handler at a buffer for the test."""
     import io
 
-    from portguard.handler import logger
+    from portguard.rule import logger
 
     buffer = io.StringIO()
     stream_handler = logger.registered_handler

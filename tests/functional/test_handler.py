@@ -1,9 +1,12 @@
 """The real handler with real boto3 clients: Config under botocore's Stubber (exact parameters),
-EC2 under moto or Stubber. Each message type, batching, retries, re-sends and refusals."""
+EC2 under moto or Stubber. Each message type, batching, retries, re-sends and refusals; the
+Lambda handler the factory builds, and the entry point built with it."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,9 +17,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from portguard import handler
+from portguard import handler, rule
 from portguard.errors import EvaluationDeliveryError, InvalidEventError, InvalidParameterError
-from portguard.handler import PortguardRule
+from portguard.rule import PortguardRule, make_handler
 
 from .conftest import (
     CHANGE_EVENT,
@@ -662,13 +665,12 @@ def test_malformed_events_fail_and_post_nothing(
 def test_lambda_handler_logs_and_emits_metrics(
     config_client: Any,
     config_stub: Stubber,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     log_lines: Any,
 ) -> None:
-    monkeypatch.setattr(handler, "rule", PortguardRule(config_client=config_client))
+    lambda_handler = make_handler(PortguardRule(config_client=config_client))
     expect_put(config_stub, ANY, token=ANY)
-    result = handler.lambda_handler(load(CHANGE_EVENT), LambdaContext())
+    result = lambda_handler(load(CHANGE_EVENT), LambdaContext())
     assert result["NON_COMPLIANT"] == 1
     verdicts = [x for x in log_lines() if x["message"] == "security group open to the internet"]
     assert verdicts[0]["resource_id"] == OPEN_SSH_GROUP
@@ -683,13 +685,12 @@ def test_lambda_handler_logs_and_emits_metrics(
 def test_lambda_handler_logs_the_error_and_raises(
     config_client: Any,
     config_stub: Stubber,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     log_lines: Any,
 ) -> None:
-    monkeypatch.setattr(handler, "rule", PortguardRule(config_client=config_client))
+    lambda_handler = make_handler(PortguardRule(config_client=config_client))
     with pytest.raises(InvalidParameterError):
-        handler.lambda_handler(
+        lambda_handler(
             change_event(open_ssh_item(), parameters={"blockedPorts": "22,70000"}), LambdaContext()
         )
     emf = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x)
@@ -704,13 +705,70 @@ def test_lambda_handler_logs_the_error_and_raises(
     assert error["function_request_id"] == LambdaContext.aws_request_id
 
 
+def test_handlers_around_two_rules_each_use_their_own_clients(
+    config_client: Any, config_stub: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The factory makes a handler per rule and they share nothing but Powertools' logger and
+    metrics: a handler keeps answering with its own rule's clients after another is built
+    around other clients (another account's, in the organization mode)."""
+
+    class Refusing:
+        def put_evaluations(self, **_: Any) -> dict[str, Any]:
+            raise AssertionError("the other handler's rule was asked")
+
+    first = make_handler(PortguardRule(config_client=config_client))
+    make_handler(PortguardRule(config_client=Refusing()))  # type: ignore[arg-type]
+    expect_put(config_stub, [OPEN_SSH], token=ANY)
+    summary = first(load(CHANGE_EVENT), LambdaContext())
+    assert summary["putEvaluationsCalls"] == 1
+    emf = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    assert [x["NonCompliantEvaluations"] for x in emf] == [[1.0]]
+
+
+def test_the_entry_point_is_the_factorys_handler_around_the_containers_rule(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[object] = []
+
+    def handle(event: object) -> dict[str, Any]:
+        seen.append(event)
+        return {"putEvaluationsCalls": 0, "COMPLIANT": 0, "NON_COMPLIANT": 0, "NOT_APPLICABLE": 0}
+
+    monkeypatch.setattr(handler.rule, "handle", handle)
+    event = load(CHANGE_EVENT)
+    assert handler.lambda_handler(event, LambdaContext())["putEvaluationsCalls"] == 0
+    assert seen == [event]
+    # Built by the factory: the metrics are flushed as EMF when it returns.
+    emf = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x)
+    assert emf["PutEvaluationsCalls"] == [0.0]
+
+
+@pytest.mark.parametrize(
+    ("modules", "frozen"),
+    [(["portguard.handler"], True), (["portguard.rule", "portguard.adapters"], False)],
+    ids=["entry-point", "factory"],
+)
+def test_only_the_lambdas_entry_point_freezes_the_collector(
+    modules: list[str], *, frozen: bool
+) -> None:
+    """The entry point freezes what the container imported (the cold start's full collection,
+    docs/benchmarks.md); the factory, which the command line imports, leaves the collector
+    alone. A fresh interpreter: this one may have imported the entry point already."""
+    imports = "; ".join(f"import {name}" for name in modules)
+    code = f"import gc; {imports}; print(gc.get_freeze_count())"
+    out = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert (int(out) > 0) is frozen
+
+
 def test_clients_are_made_once_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[str] = []
-    monkeypatch.setattr(handler.boto3, "client", lambda name, **kw: made.append(name) or object())
-    rule = PortguardRule()
+    monkeypatch.setattr(rule.boto3, "client", lambda name, **kw: made.append(name) or object())
+    container_rule = PortguardRule()
     assert made == []
-    assert rule.config is rule.config
-    assert rule.ec2 is rule.ec2
+    assert container_rule.config is container_rule.config
+    assert container_rule.ec2 is container_rule.ec2
     assert made == ["config", "ec2"]
 
 
@@ -719,14 +777,14 @@ def test_log_keys_of_one_call_do_not_leak_into_the_next(
 ) -> None:
     expect_put(config_stub, ANY, token=ANY)
     expect_put(config_stub, ANY, token=ANY)
-    rule = PortguardRule(config_client=config_client, ec2_client=ec2_client)
-    rule.handle(change_event(open_ssh_item()))
+    warm = PortguardRule(config_client=config_client, ec2_client=ec2_client)
+    warm.handle(change_event(open_ssh_item()))
     assert log_lines()[-1]["resource_id"] == OPEN_SSH_GROUP
     with Stubber(ec2_client) as ec2_stub:
         ec2_stub.add_response(
             "describe_security_groups", {"SecurityGroups": [{"GroupId": "sg-1"}]}, None
         )
-        rule.handle(scheduled_event())
+        warm.handle(scheduled_event())
     summary = next(x for x in log_lines() if x["message"] == "evaluations delivered")
     assert summary["message_type"] == "ScheduledNotification"
     assert "resource_id" not in summary
@@ -736,13 +794,10 @@ def test_aws_refusal_during_sweep_is_logged_counted_and_raised(
     config_client: Any,
     config_stub: Stubber,
     ec2_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     log_lines: Any,
 ) -> None:
-    monkeypatch.setattr(
-        handler, "rule", PortguardRule(config_client=config_client, ec2_client=ec2_client)
-    )
+    lambda_handler = make_handler(PortguardRule(config_client=config_client, ec2_client=ec2_client))
     with Stubber(ec2_client) as ec2_stub:
         ec2_stub.add_client_error(
             "describe_security_groups",
@@ -750,7 +805,7 @@ def test_aws_refusal_during_sweep_is_logged_counted_and_raised(
             http_status_code=403,
         )
         with pytest.raises(ClientError, match="UnauthorizedOperation"):
-            handler.lambda_handler(scheduled_event(), LambdaContext())
+            lambda_handler(scheduled_event(), LambdaContext())
     error = next(x for x in log_lines() if x["level"] == "ERROR")
     assert "UnauthorizedOperation" in error["error"]
     emf = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x)

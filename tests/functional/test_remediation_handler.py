@@ -20,7 +20,7 @@ from portguard.errors import InvalidEventError, InvalidParameterError, Remediati
 from portguard.remediation.apply import restore
 from portguard.remediation.rollback import read_rollback
 from portguard.remediation.rules import rules_of
-from portguard_cli.invoke import LocalContext
+from portguard_cli.harness import LocalContext
 
 from .conftest import REGION
 
