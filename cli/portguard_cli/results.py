@@ -50,16 +50,32 @@ class Result(NamedTuple):
         region: str | None,
         source: str,
     ) -> Result:
-        return cls(group_id, group_name, vpc_id, region, verdict.compliance, verdict.annotation,
-                   source, verdict.warnings)  # fmt: skip
+        return cls(
+            group_id,
+            group_name,
+            vpc_id,
+            region,
+            verdict.compliance,
+            verdict.annotation,
+            source,
+            verdict.warnings,
+        )
 
     @classmethod
     def of_group(
         cls, verdict: Verdict, group: SecurityGroup, *, region: str | None, source: str
     ) -> Result:
         """A result for a security group read from the EC2 API's shape."""
-        return cls.of(verdict, group_id=group.group_id, group_name=group.group_name,
-                      vpc_id=group.vpc_id, region=region, source=source)  # fmt: skip
+        return cls(
+            group.group_id,
+            group.group_name,
+            group.vpc_id,
+            region,
+            verdict.compliance,
+            verdict.annotation,
+            source,
+            verdict.warnings,
+        )
 
     def as_json(self) -> dict[str, str | list[str] | None]:
         """The stable JSON fields (SPEC §3): groupId, groupName, vpcId, region, compliance,
@@ -69,7 +85,7 @@ class Result(NamedTuple):
             "groupName": self.group_name,
             "vpcId": self.vpc_id,
             "region": self.region,
-            "compliance": self.compliance.value,
+            "compliance": self.compliance,  # a StrEnum: JSON writes its text
             "annotation": self.annotation,
             "source": self.source,
             "warnings": list(self.warnings),

@@ -108,13 +108,14 @@ def render(lead: str, exposures: Sequence[Exposure], notes: Sequence[str] = ()) 
     return _render(lead, tuple(exposures), tuple(notes))
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
 def _render(lead: str, exposures: tuple[Exposure, ...], notes: tuple[str, ...]) -> str:
     """:func:`render`, cached: the same few texts recur group after group (``0.0.0.0/0`` on 22,
     a ``-1`` rule's forty port ranges), and a long one costs as much as reading a group."""
     ordered = sorted(exposures)  # by protocol and ports (no two exposures share both)
     items = _merged_items(ordered)
-    sources = list(dict.fromkeys(describe_source(s) for e in ordered for s in e.sources))
+    named = dict.fromkeys(source for exposure in ordered for source in exposure.sources)
+    sources = list(dict.fromkeys(map(describe_source, named)))
     for prefix in (_notes(notes), ""):
         for shown in range(min(_MAX_SOURCES_SHOWN, len(sources)), -1, -1):
             head = f"{prefix}{lead} from {_sources(sources, shown)}: "

@@ -392,7 +392,7 @@ def _stretches(opened: Sequence[Stretch]) -> list[Stretch]:
     return out
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
 def _opened_exposures(
     protocol: str, opened: tuple[Stretch, ...], blocked: PortSet
 ) -> tuple[Exposure, ...]:
