@@ -60,8 +60,7 @@ def group_permissions(index: int, rng: random.Random) -> tuple[str, list[dict[st
     0.0.0.0/0, or has no ingress; the rest hold 1-4 compliant permissions."""
     kind = index % 20
     if kind == 0:
-        return "tcp/22 from 0.0.0.0/0", [_perm("tcp", 22, 22, IpRanges=WORLD4),
-                                         _COMPLIANT_POOL[0]]  # fmt: skip
+        return "tcp/22 from 0.0.0.0/0", [_perm("tcp", 22, 22, IpRanges=WORLD4), _COMPLIANT_POOL[0]]
     if kind == 1:
         return "tcp/3389 from ::/0", [_perm("tcp", 3389, 3389, Ipv6Ranges=WORLD6)]
     if kind == 2:

@@ -189,26 +189,8 @@ class Settings:
         ``invalid CDK context portguard:blockedPorts='22,70000': port 70000 is above 65535``.
         """
         node = scope.node if isinstance(scope, Construct) else scope
-        everything = node.get_all_context()
-        for key, value in everything.items():
-            if not key.startswith(CONTEXT_PREFIX):
-                _check_unprefixed(key, value)
-        context = {
-            key: value
-            for key, value in everything.items()
-            if key.startswith(CONTEXT_PREFIX) and value is not None
-        }
-        for key, value in context.items():
-            _check_known(key, value)
-
-        raw = {name: context[key] for key, name in PARAMETER_KEYS.items() if key in context}
-        try:
-            parameters = parse_rule_parameters(raw)
-        except InvalidParameterError as error:
-            raise ContextError(
-                f"{CONTEXT_PREFIX}{error.name}", error.value, error.reason
-            ) from error
-        _check_input_parameters_length(parameters, context)
+        context = _portguard_context(node.get_all_context())
+        parameters = _rule_parameters(context)
         email = context.get(ALARM_EMAIL_KEY)
         if email is not None and not (isinstance(email, str) and _EMAIL.match(email.strip())):
             raise ContextError(ALARM_EMAIL_KEY, email, "expected an email address")
@@ -227,22 +209,9 @@ class Settings:
             )
         deploy_as = _choice(context, DEPLOY_AS_KEY, DEPLOY_AS) or "rule"
         remediation = _choice(context, REMEDIATION_KEY, REMEDIATION) or "off"
-        organization = None
-        if deploy_as == "organization":
-            organization = _organization(context)
-            if remediation != "off":
-                raise ContextError(
-                    REMEDIATION_KEY,
-                    context[REMEDIATION_KEY],
-                    f"not available with {DEPLOY_AS_KEY}=organization: the remediation "
-                    "configuration, document and function act on this account's rule and groups "
-                    "only, while the organization rule runs in every member account (remediate "
-                    "a member's groups with `portguard remediate` and that account's credentials)",
-                )
-            if concurrency is None:
-                concurrency = ORGANIZATION_RESERVED_CONCURRENCY
-        else:
-            _refuse_organization_keys(context, deploy_as)
+        organization = _organization_settings(context, deploy_as, remediation)
+        if organization is not None and concurrency is None:
+            concurrency = ORGANIZATION_RESERVED_CONCURRENCY
         return cls(
             parameters=parameters,
             deploy_as=deploy_as,
@@ -254,6 +223,55 @@ class Settings:
             remediation=remediation,
             organization=organization,
         )
+
+
+def _portguard_context(everything: Mapping[str, object]) -> dict[str, object]:
+    """The ``portguard:`` keys that hold a value, each known; a key that names a portguard
+    option without the prefix is refused (the defaults would deploy in silence)."""
+    for key, value in everything.items():
+        if not key.startswith(CONTEXT_PREFIX):
+            _check_unprefixed(key, value)
+    context = {
+        key: value
+        for key, value in everything.items()
+        if key.startswith(CONTEXT_PREFIX) and value is not None
+    }
+    for key, value in context.items():
+        _check_known(key, value)
+    return context
+
+
+def _rule_parameters(context: Mapping[str, object]) -> RuleParameters:
+    """The rule's parameters from their keys, validated by the function's own parser, and short
+    enough for Config."""
+    raw = {name: context[key] for key, name in PARAMETER_KEYS.items() if key in context}
+    try:
+        parameters = parse_rule_parameters(raw)
+    except InvalidParameterError as error:
+        raise ContextError(f"{CONTEXT_PREFIX}{error.name}", error.value, error.reason) from error
+    _check_input_parameters_length(parameters, context)
+    return parameters
+
+
+def _organization_settings(
+    context: Mapping[str, object], deploy_as: str, remediation: str
+) -> Organization | None:
+    """The organization's settings in organization mode (remediation refused there); elsewhere
+    ``None``, and an organization-only key refused."""
+    if deploy_as != "organization":
+        _refuse_organization_keys(context, deploy_as)
+        return None
+    organization = _organization(context)
+    if remediation != "off":
+        raise ContextError(
+            REMEDIATION_KEY,
+            context[REMEDIATION_KEY],
+            f"not available with {DEPLOY_AS_KEY}=organization: the remediation "
+            "configuration, document and function act on this account's rule and groups "
+            "only, while the organization rule runs in every member account (remediate "
+            "a member's groups with `portguard remediate` and that account's credentials)",
+        )
+    return organization
 
 
 def input_parameters_json(parameters: RuleParameters) -> str:

@@ -50,11 +50,12 @@ def _remediate(args: argparse.Namespace) -> int:
     except RemediationError as error:
         raise UsageError(f"--allow-cidr: {error}") from error
     now = datetime.now(UTC)
-    path = Path(args.rollback_file or f"portguard-rollback-{args.group_id}-"
-                f"{now.strftime('%Y%m%dT%H%M%SZ')}.json")  # fmt: skip
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    path = Path(args.rollback_file or f"portguard-rollback-{args.group_id}-{stamp}.json")
     if args.apply and path.exists():
-        raise UsageError(f"{path} exists: it may be an earlier rollback; choose another "
-                         "--rollback-file")  # fmt: skip
+        raise UsageError(
+            f"{path} exists: it may be an earlier rollback; choose another --rollback-file"
+        )
     session = open_session(args.profile)
     region = args.region or default_region(session)
     if not region:
@@ -80,23 +81,30 @@ def _remediate(args: argparse.Namespace) -> int:
     except RemediationError as error:
         return _failed(args.command, str(error), None)
     except OSError as error:
-        if not path.exists():  # the first write failed, and it comes before any change
-            message = f"{path}: cannot write the rollback file, nothing was changed"
-            return _failed(args.command, f"{message} ({error.strerror})", None)
-        # A later write failed: the file holds the original rules and what was done before it.
-        # The adapter's note says whether the one change it could not record was taken back.
-        notes = "; ".join(getattr(error, "__notes__", ())) or "the group may have been changed"
-        message = f"{path}: cannot update the rollback file ({error.strerror}); {notes}"
-        return _failed(args.command, message, path)
+        return _rollback_file_failed(args.command, path, error)
     _print(outcome)
     if outcome.status == Status.PLANNED:
-        print(f"to apply: the same command with --apply (the rollback file goes to {path} "
-              "before the first change)")  # fmt: skip
+        print(
+            f"to apply: the same command with --apply (the rollback file goes to {path} "
+            "before the first change)"
+        )
     elif outcome.status not in (Status.COMPLIANT, Status.REFUSED):
         print(f"rollback file: {path}\nto undo: portguard restore {path} --apply")
     if outcome.status == Status.REFUSED:
         return EXIT_REFUSED
     return EXIT_OK if outcome.status.succeeded else EXIT_ERROR
+
+
+def _rollback_file_failed(command: str, path: Path, error: OSError) -> int:
+    """The rollback file could not be written: before any change (nothing changed), or after
+    some (the file holds the original rules and what was done before it)."""
+    if not path.exists():  # the first write failed, and it comes before any change
+        message = f"{path}: cannot write the rollback file, nothing was changed"
+        return _failed(command, f"{message} ({error.strerror})", None)
+    # The adapter's note says whether the one change it could not record was taken back.
+    notes = "; ".join(getattr(error, "__notes__", ())) or "the group may have been changed"
+    message = f"{path}: cannot update the rollback file ({error.strerror}); {notes}"
+    return _failed(command, message, path)
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -150,6 +158,9 @@ def _print(outcome: Outcome) -> None:
 def _failed(command: str, message: str, path: Path | None) -> int:
     print(f"portguard {command}: {message}", file=sys.stderr)
     if path is not None and path.exists():
-        print(f"portguard {command}: the rollback file {path} holds the original rules: "
-              f"portguard restore {path} --apply", file=sys.stderr)  # fmt: skip
+        print(
+            f"portguard {command}: the rollback file {path} holds the original rules: "
+            f"portguard restore {path} --apply",
+            file=sys.stderr,
+        )
     return EXIT_ERROR

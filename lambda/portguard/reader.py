@@ -64,7 +64,7 @@ class _Keys:
         "tags",
         "to_port",
         "vpc_id",
-    )  # fmt: skip
+    )
 
     def __init__(self, *, pascal: bool) -> None:
         def k(name: str) -> str:

@@ -164,8 +164,12 @@ def test_a_number_of_5000_digits_is_said_in_plain_words(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "long.json"
-    path.write_text('{"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": [{"FromPort": '
-                    + "2" * 5000 + "}]}]}", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        '{"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": [{"FromPort": '
+        + "2" * 5000
+        + "}]}]}",
+        encoding="utf-8",
+    )
     assert main(["evaluate", str(path)]) == 2
     err = capsys.readouterr().err
     assert err == (

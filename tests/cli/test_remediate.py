@@ -172,8 +172,19 @@ def test_apply_then_restore_gives_back_exactly_the_original_rules(
 
     # cis (22, 3389) keeps the -1 group's pieces under moto's rule limit, which (unlike EC2's)
     # counts IPv4 and IPv6 rules together: see docs/development.md.
-    status = main(["remediate", group_id, "--apply", "--rollback-file", str(rollback),
-                   "--blocked-ports", "cis", "--allow-cidr", "203.0.113.0/24"])  # fmt: skip
+    status = main(
+        [
+            "remediate",
+            group_id,
+            "--apply",
+            "--rollback-file",
+            str(rollback),
+            "--blocked-ports",
+            "cis",
+            "--allow-cidr",
+            "203.0.113.0/24",
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0, out
     assert f"applied: {group_id} is now COMPLIANT" in out
@@ -201,9 +212,24 @@ def test_other_ports_keep_their_sources_and_allowed_cidrs_get_the_removed_rules(
 ) -> None:
     group_id = create_group(GROUPS["all tcp from the internet, beside a private range"])
     rollback = tmp_path / "r.json"
-    assert main(["remediate", group_id, "--blocked-ports", "22", "--apply",
-                 "--rollback-file", str(rollback), "--allow-cidr", "198.51.100.7/24",
-                 "--allow-cidr", "2001:db8::/32"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "remediate",
+                group_id,
+                "--blocked-ports",
+                "22",
+                "--apply",
+                "--rollback-file",
+                str(rollback),
+                "--allow-cidr",
+                "198.51.100.7/24",
+                "--allow-cidr",
+                "2001:db8::/32",
+            ]
+        )
+        == 0
+    )
     after = {(r.protocol, r.from_port, r.to_port, r.source) for r in rules(group_id)}
     assert after == {
         ("tcp", 0, 21, "0.0.0.0/0"),
@@ -253,8 +279,17 @@ def test_a_failure_halfway_leaves_the_group_no_more_open_and_restore_returns_it(
     rollback = tmp_path / "r.json"
     hook_ec2(monkeypatch, f"before-call.ec2.{operation}", fail_on_call(number, operation))
 
-    status = main(["remediate", group_id, "--apply", "--rollback-file", str(rollback),
-                   "--blocked-ports", "cis"])  # fmt: skip
+    status = main(
+        [
+            "remediate",
+            group_id,
+            "--apply",
+            "--rollback-file",
+            str(rollback),
+            "--blocked-ports",
+            "cis",
+        ]
+    )
     captured = capsys.readouterr()
     assert status == 2
     step = "adding" if operation.startswith("Authorize") else "removing"
@@ -318,8 +353,20 @@ def test_a_rule_someone_else_adds_is_theirs_and_one_they_remove_stays_removed(
 
     hook_ec2(monkeypatch, "before-call.ec2.AuthorizeSecurityGroupIngress", race)
     rollback = tmp_path / "r.json"
-    assert main(["remediate", group_id, "--blocked-ports", "cis", "--apply",
-                 "--rollback-file", str(rollback)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "remediate",
+                group_id,
+                "--blocked-ports",
+                "cis",
+                "--apply",
+                "--rollback-file",
+                str(rollback),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert (
         "meanwhile: removed by someone else before portguard revoked it (restore will not bring "
@@ -330,8 +377,7 @@ def test_a_rule_someone_else_adds_is_theirs_and_one_they_remove_stays_removed(
         "tcp 23-3388, 3390-65535 from 0.0.0.0/0 (from anywhere) [2 rules]"
     ) in out
     # As the operator left it: their piece, the private range, and nothing of portguard's.
-    theirs = sorted([rule for rule in before if rule.source == "10.0.0.0/8"]
-                    + rules_of([piece]))  # fmt: skip
+    theirs = sorted([rule for rule in before if rule.source == "10.0.0.0/8"] + rules_of([piece]))
     assert rules(group_id) == theirs
     document = json.loads(rollback.read_text())
     assert (document["added"], document["removed"]) == ([], [])
@@ -375,8 +421,9 @@ def test_over_the_quota_is_refused_naming_the_quota_read(
 
 
 def test_a_compliant_group_needs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    group_id = create_group([{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                              "IpRanges": [WORLD4]}])  # fmt: skip
+    group_id = create_group(
+        [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [WORLD4]}]
+    )
     assert main(["remediate", group_id, "--apply"]) == 0
     assert "is COMPLIANT: nothing to change" in capsys.readouterr().out
 

@@ -343,8 +343,14 @@ def test_make_run_says_first_what_the_rule_flags_and_which_ports(
     assert ports.startswith("The blocked ports here are Security Hub EC2.19's 24")
     for port in FSBP_PORTS:
         assert re.search(rf"\b{port}\b", ports), port
-    for named in ("22 SSH", "3306 MySQL", "3389 Windows remote desktop (RDP)", "5432 PostgreSQL",
-                  "1433-1434 SQL Server", "9200 and 9300 Elasticsearch"):  # fmt: skip
+    for named in (
+        "22 SSH",
+        "3306 MySQL",
+        "3389 Windows remote desktop (RDP)",
+        "5432 PostgreSQL",
+        "1433-1434 SQL Server",
+        "9200 and 9300 Elasticsearch",
+    ):
         assert named in ports, named
     # Each group's why from the seed file, under the table, beside its name.
     for group in SEED["securityGroups"]:

@@ -102,8 +102,9 @@ def test_the_accounts_quota_is_used_when_readable() -> None:
 
 
 def test_prefix_list_sizes_are_their_maximum_entries(ec2: Any) -> None:
-    made = ec2.create_managed_prefix_list(PrefixListName="office", MaxEntries=20,
-                                          AddressFamily="IPv4")  # fmt: skip
+    made = ec2.create_managed_prefix_list(
+        PrefixListName="office", MaxEntries=20, AddressFamily="IPv4"
+    )
     sizes = PrefixListSizes(ec2)
     assert sizes(made["PrefixList"]["PrefixListId"]) == 20
     assert sizes("pl-0000000000000dead") is None
@@ -222,8 +223,12 @@ def test_a_rule_closed_by_someone_else_meanwhile_is_not_reopened_in_pieces(ec2: 
     # wide rule; its pieces must not stay, and restore must not bring the rule back.
     group_id = open_group(ec2)
     operator = boto3.client("ec2", region_name=REGION)
-    wide = {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535,
-            "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}  # fmt: skip
+    wide = {
+        "IpProtocol": "tcp",
+        "FromPort": 0,
+        "ToPort": 65535,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+    }
 
     def close_it(**_: Any) -> None:
         ec2.meta.events.unregister("before-call.ec2.AuthorizeSecurityGroupIngress", close_it)
@@ -344,9 +349,16 @@ def rules_now(client: Any, group_id: str) -> list[Rule]:
 
 
 def apply_with_journal(client: Any, group_id: str, documents: list[dict[str, Any]]) -> Any:
-    return remediate(client, group_id, CIS, allow_cidrs=(ALLOWED,), apply=True,
-                     journal=lambda d: documents.append(json.loads(json.dumps(d))),
-                     region=REGION, now=lambda: "2026-11-21T00:00:00+00:00")  # fmt: skip
+    return remediate(
+        client,
+        group_id,
+        CIS,
+        allow_cidrs=(ALLOWED,),
+        apply=True,
+        journal=lambda d: documents.append(json.loads(json.dumps(d))),
+        region=REGION,
+        now=lambda: "2026-11-21T00:00:00+00:00",
+    )
 
 
 def tcp_open(rules: list[Rule]) -> dict[str, PortSet]:
@@ -417,8 +429,12 @@ def close_before_the_first_add(portguard: Any, group_id: str) -> None:
     """Someone else revokes the group's rule `tcp 0-65535 from 0.0.0.0/0` after portguard read
     the group, just before its first add."""
     operator = boto3.client("ec2", region_name=REGION)
-    wide = {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535,
-            "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}  # fmt: skip
+    wide = {
+        "IpProtocol": "tcp",
+        "FromPort": 0,
+        "ToPort": 65535,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+    }
 
     def close_it(**_: Any) -> None:
         portguard.meta.events.unregister("before-call.ec2.AuthorizeSecurityGroupIngress", close_it)
@@ -483,8 +499,15 @@ def test_a_change_the_journal_cannot_record_is_taken_back(
         written.append(json.loads(json.dumps(document)))
 
     with pytest.raises(OSError, match="No space left") as raised:
-        remediate(ec2, group_id, CIS, apply=True, journal=journal, region=REGION,
-                  now=lambda: "2026-11-21T00:00:00+00:00")  # fmt: skip
+        remediate(
+            ec2,
+            group_id,
+            CIS,
+            apply=True,
+            journal=journal,
+            region=REGION,
+            now=lambda: "2026-11-21T00:00:00+00:00",
+        )
     assert raised.value.__notes__[0].startswith("portguard stopped, and took back its ")
     # The group is as the last document written says: the original rules, and what it added.
     rollback = read_rollback(written[-1])
@@ -504,8 +527,9 @@ def test_what_cannot_be_taken_back_fails_the_run_and_restore_takes_it_back(ec2: 
         if revokes[0] > 1:
             raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "R")
 
-    ec2.meta.events.register_first("before-call.ec2.RevokeSecurityGroupIngress",
-                                   refuse_after_the_first)  # fmt: skip
+    ec2.meta.events.register_first(
+        "before-call.ec2.RevokeSecurityGroupIngress", refuse_after_the_first
+    )
     outcome = run(ec2, group_id)
     assert outcome.status == Status.FAILED
     assert outcome.message == (
@@ -517,8 +541,7 @@ def test_what_cannot_be_taken_back_fails_the_run_and_restore_takes_it_back(ec2: 
     assert outcome.document["state"] == "the group is more open than it was: run restore"
     rollback = read_rollback(outcome.document)
     assert (len(rollback.added), rollback.removed) == (3, ())
-    ec2.meta.events.unregister("before-call.ec2.RevokeSecurityGroupIngress",
-                               refuse_after_the_first)  # fmt: skip
+    ec2.meta.events.unregister("before-call.ec2.RevokeSecurityGroupIngress", refuse_after_the_first)
     assert restore(ec2, rollback, apply=True).status == Status.APPLIED
     assert ingress(ec2, group_id) == []
 
@@ -532,8 +555,9 @@ def test_a_group_that_cannot_be_read_again_is_not_reported_applied(ec2: Any) -> 
         if reads[0] == 2:
             raise EndpointConnectionError(endpoint_url="https://ec2.eu-west-1.amazonaws.com")
 
-    ec2.meta.events.register_first("before-call.ec2.DescribeSecurityGroups",
-                                   unreachable_the_second_time)  # fmt: skip
+    ec2.meta.events.register_first(
+        "before-call.ec2.DescribeSecurityGroups", unreachable_the_second_time
+    )
     outcome = run(ec2, group_id)
     assert outcome.status == Status.FAILED
     assert outcome.message.startswith(
@@ -554,8 +578,15 @@ def test_a_change_neither_recorded_nor_taken_back_is_named(ec2: Any) -> None:
 
     ec2.meta.events.register_first("before-call.ec2.RevokeSecurityGroupIngress", refuse)
     with pytest.raises(OSError, match="No space left") as raised:
-        remediate(ec2, group_id, CIS, apply=True, journal=journal, region=REGION,
-                  now=lambda: "2026-11-21T00:00:00+00:00")  # fmt: skip
+        remediate(
+            ec2,
+            group_id,
+            CIS,
+            apply=True,
+            journal=journal,
+            region=REGION,
+            now=lambda: "2026-11-21T00:00:00+00:00",
+        )
     assert raised.value.__notes__ == [
         "portguard stopped, but could not take back its add of tcp 0-21 from 0.0.0.0/0, which "
         "the rollback document does not hold: removing tcp rule from 0.0.0.0/0 failed after 0 "

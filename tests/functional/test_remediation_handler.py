@@ -127,8 +127,9 @@ def test_a_rule_someone_else_closed_meanwhile_is_logged_and_not_in_the_rollback(
 
 
 def test_a_group_that_is_not_open_is_left_alone(aws: Any) -> None:
-    group_id = make_group(aws, [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-                                 "IpRanges": WORLD4}])  # fmt: skip
+    group_id = make_group(
+        aws, [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": WORLD4}]
+    )
     before = current(aws, group_id)
     result = remediation_handler.handle(
         {"GroupId": group_id}, ec2=aws, quotas=_quotas(), environ={}

@@ -600,8 +600,9 @@ def test_each_added_rule_knows_the_original_rules_it_exists_for() -> None:
     p = plan(wide, legacy, allow_cidrs=["198.51.100.0/24"])
     w, s = r("tcp", 0, 65535, "0.0.0.0/0", "wide"), r("tcp", 0, 3388, "0.0.0.0/0", "legacy")
     assert set(p.remove) == {w, s}
-    origins = {(rule.from_port, rule.to_port, rule.source): set(p.origins[rule.key])
-               for rule in p.add}  # fmt: skip
+    origins = {
+        (rule.from_port, rule.to_port, rule.source): set(p.origins[rule.key]) for rule in p.add
+    }
     assert origins == {
         # The same piece of both rules: needed while either is.
         (0, 21, "0.0.0.0/0"): {w, s},
@@ -617,9 +618,13 @@ def test_a_piece_carved_again_in_a_later_round_comes_from_the_original_rule() ->
     # Round 1 names only 0.0.0.0/0 on tcp/22 (the halves do not widen its cover) and the halves
     # on tcp/21; once 0.0.0.0/0 is gone, round 2 names the halves on tcp/22 too.
     half = perm("tcp", 0, 100, v4=["0.0.0.0/1"])
-    p = plan(half, perm("tcp", 21, 21, v4=["128.0.0.0/1"]), perm("tcp", 22, 22, v4=ANY4),
-             perm("tcp", 22, 22, v4=["128.0.0.0/1"]),
-             params=parse_rule_parameters({"blockedPorts": "21,22"}))  # fmt: skip
+    p = plan(
+        half,
+        perm("tcp", 21, 21, v4=["128.0.0.0/1"]),
+        perm("tcp", 22, 22, v4=ANY4),
+        perm("tcp", 22, 22, v4=["128.0.0.0/1"]),
+        params=parse_rule_parameters({"blockedPorts": "21,22"}),
+    )
     assert {(rule.from_port, rule.to_port): p.origins[rule.key] for rule in p.add} == {
         (0, 20): (r("tcp", 0, 100, "0.0.0.0/1"),),
         (23, 100): (r("tcp", 0, 100, "0.0.0.0/1"),),
@@ -840,6 +845,28 @@ def assert_every_added_rule_exists_for_removed_ones(p: Plan, allowed: Sequence[s
 
 
 @settings(max_examples=150, deadline=None)
+def assert_only_offending_ports_of_wide_sources_closed(p: Plan, result: list[Rule]) -> None:
+    """Every (protocol, port, source) open before is still open in ``result``, unless that port
+    was offending and the source is one that can help cover the internet; icmp stays open."""
+    original = p.original
+    offending = {
+        (e.protocol, port) for e in p.before.exposures for port in range(e.ports[0], e.ports[1] + 1)
+    }
+    for kind, source in {(rule.kind, rule.source) for rule in original}:
+        for protocol in ("tcp", "udp"):
+            for port in PROBE_PORTS:
+                if opens(original, protocol, port, kind, source) and not opens(
+                    result, protocol, port, kind, source
+                ):
+                    assert (protocol, port) in offending, (protocol, port, source)
+                    assert source not in NARROW
+                    assert kind != GROUP_PAIR
+        icmp = {IPV4: ["icmp"], IPV6: ["icmpv6"]}.get(kind, ["icmp", "icmpv6"])
+        for name in icmp:
+            if opens_icmp(original, name, kind, source):
+                assert opens_icmp(result, name, kind, source), (name, source)
+
+
 @given(
     st.lists(ec2_permissions(), max_size=5),
     property_parameters(),
@@ -882,26 +909,7 @@ def test_every_plan_closes_exactly_the_offending_ports(
     assert verdict.compliance is Compliance.COMPLIANT
     assert p.after.compliance is verdict.compliance
 
-    # Every (protocol, port, source) open before is still open, unless that port was offending
-    # and the source is one that can help cover the internet.
-    offending = {
-        (e.protocol, port) for e in p.before.exposures for port in range(e.ports[0], e.ports[1] + 1)
-    }
-    sources = {(rule.kind, rule.source) for rule in original}
-    for kind, source in sources:
-        for protocol in ("tcp", "udp"):
-            for port in PROBE_PORTS:
-                if opens(original, protocol, port, kind, source) and not opens(
-                    result, protocol, port, kind, source
-                ):
-                    assert (protocol, port) in offending, (protocol, port, source)
-                    assert source not in NARROW
-                    assert kind != GROUP_PAIR
-        icmp = {IPV4: ["icmp"], IPV6: ["icmpv6"]}.get(kind, ["icmp", "icmpv6"])
-        for name in icmp:
-            if opens_icmp(original, name, kind, source):
-                assert opens_icmp(result, name, kind, source), (name, source)
-
+    assert_only_offending_ports_of_wide_sources_closed(p, result)
     assert_every_added_rule_exists_for_removed_ones(p, parse_allowed_cidrs(allow))
 
     # Each removed rule is replaced by the same protocol and ports from each allowed source of

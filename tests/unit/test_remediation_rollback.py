@@ -51,8 +51,14 @@ def remediated() -> Plan:
 
 def document(p: Plan) -> dict[str, Any]:
     """The document once the whole plan ran: everything added and removed by portguard."""
-    doc = rollback_document(p, region="eu-west-1", created="2025-06-01T10:00:00Z",
-                            state=RollbackState.APPLIED, added=p.add, removed=p.remove)  # fmt: skip
+    doc = rollback_document(
+        p,
+        region="eu-west-1",
+        created="2025-06-01T10:00:00Z",
+        state=RollbackState.APPLIED,
+        added=p.add,
+        removed=p.remove,
+    )
     loaded: dict[str, Any] = json.loads(json.dumps(doc))  # as written to, and read from, a file
     return loaded
 

@@ -35,6 +35,7 @@ from portguard.remediation.rules import (
     IPV6,
     PREFIX_LIST,
     Rule,
+    RuleKey,
     permissions_of,
     ports_of,
     protected,
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
     from portguard.model import Exposure, Source
     from portguard.parameters import RuleParameters
-    from portguard.remediation.rules import RuleKey
 
 _PREFIX_LIST_KINDS = (SourceKind.PREFIX_LIST, SourceKind.UNREADABLE_PREFIX_LIST)
 
@@ -141,44 +141,8 @@ def plan_remediation(
         peak = _count(original, prefix_list_size)[0]
         return Plan(model.group_id, tuple(original), (), (), before, before, quota, peak)
 
-    notes: list[str] = []
-    current = dict(originals)
-    # For every rule that is not an original: the originals it comes from, however many rounds
-    # of carving lie between (a piece of a piece of W comes from W).
-    origins: dict[RuleKey, dict[RuleKey, Rule]] = {}
-    verdict = before
-    # One round removes, from every rule that opens an offending port, the sources the decision
-    # named. Sources that only covered the internet together with those are left; if they still
-    # cover it (a prefix list holding 0.0.0.0/1 beside that very CIDR), the next round takes them.
-    while verdict.exposures:
-        carved = False
-        for rule in list(current.values()):
-            offending = _offending(rule, verdict.exposures)
-            if not offending:
-                continue
-            carved = True
-            del current[rule.key]
-            came_from = origins.get(rule.key, {rule.key: rule})
-            for piece in _pieces(rule, offending):
-                current.setdefault(piece.key, piece)
-                if piece.key not in originals:  # a piece that is an original stays that original
-                    origins.setdefault(piece.key, {}).update(came_from)
-            if rule.protocol_name == ALL_PROTOCOLS:
-                notes.append(
-                    f"all traffic from {rule.source} keeps tcp, udp and icmp where they are not "
-                    f"offending; every other IP protocol (GRE, ESP, SCTP …) from {rule.source} "
-                    "is no longer allowed"
-                )
-        if not carved:
-            break  # nothing named can be removed: the refusal below says what stays open
-        verdict = decide(current.values())
-
-    allowed = parse_allowed_cidrs(allow_cidrs)
-    for carved_away in [rule for key, rule in originals.items() if key not in current]:
-        for rule in _allowed(carved_away, allowed):
-            current.setdefault(rule.key, originals.get(rule.key, rule))  # an original stays
-            if rule.key not in originals:
-                origins.setdefault(rule.key, {})[carved_away.key] = carved_away
+    current, origins, notes = _carve(originals, before, decide)
+    _stand_in(originals, current, origins, parse_allowed_cidrs(allow_cidrs))
     removed = [rule for key, rule in originals.items() if key not in current]
     add = tuple(rule for key, rule in current.items() if key not in originals)
     after = decide(current.values())
@@ -203,6 +167,78 @@ def plan_remediation(
         refusal,
         MappingProxyType(stands_for),
     )
+
+
+Origins = dict[RuleKey, dict[RuleKey, Rule]]
+"""For every rule that is not an original: the originals it comes from, however many rounds of
+carving lie between (a piece of a piece of W comes from W), or that it stands in for."""
+
+
+def _carve(
+    originals: Mapping[RuleKey, Rule], verdict: Verdict, decide: Callable[[Iterable[Rule]], Verdict]
+) -> tuple[dict[RuleKey, Rule], Origins, list[str]]:
+    """The rules once every rule that opens an offending port has lost it, from the sources the
+    decision named; where each new rule comes from; and notes for the plan.
+
+    One round removes, from every rule that opens an offending port, the sources the decision
+    named. Sources that only covered the internet together with those are left; if they still
+    cover it (a prefix list holding 0.0.0.0/1 beside that very CIDR), the next round takes them.
+    """
+    current = dict(originals)
+    origins: Origins = {}
+    notes: list[str] = []
+    while verdict.exposures:
+        carved = []
+        for rule in list(current.values()):
+            if _carve_rule(rule, verdict.exposures, current, originals, origins):
+                carved.append(rule)
+        if not carved:
+            break  # nothing named can be removed: the refusal says what stays open
+        notes += [
+            f"all traffic from {rule.source} keeps tcp, udp and icmp where they are not "
+            f"offending; every other IP protocol (GRE, ESP, SCTP …) from {rule.source} "
+            "is no longer allowed"
+            for rule in carved
+            if rule.protocol_name == ALL_PROTOCOLS
+        ]
+        verdict = decide(current.values())
+    return current, origins, notes
+
+
+def _carve_rule(
+    rule: Rule,
+    exposures: Sequence[Exposure],
+    current: dict[RuleKey, Rule],
+    originals: Mapping[RuleKey, Rule],
+    origins: Origins,
+) -> bool:
+    """Replace ``rule`` in ``current`` by its pieces without the offending ports it opens from a
+    source the decision named; whether it opened any."""
+    offending = _offending(rule, exposures)
+    if not offending:
+        return False
+    del current[rule.key]
+    came_from = origins.get(rule.key, {rule.key: rule})
+    for piece in _pieces(rule, offending):
+        current.setdefault(piece.key, piece)
+        if piece.key not in originals:  # a piece that is an original stays that original
+            origins.setdefault(piece.key, {}).update(came_from)
+    return True
+
+
+def _stand_in(
+    originals: Mapping[RuleKey, Rule],
+    current: dict[RuleKey, Rule],
+    origins: Origins,
+    allowed: Sequence[str],
+) -> None:
+    """Add to ``current``, for every original rule carved away, the same protocol and ports
+    from each allowed source (an original rule of that source stays as it is)."""
+    for carved_away in [rule for key, rule in originals.items() if key not in current]:
+        for rule in _allowed(carved_away, allowed):
+            current.setdefault(rule.key, originals.get(rule.key, rule))
+            if rule.key not in originals:
+                origins.setdefault(rule.key, {})[carved_away.key] = carved_away
 
 
 def _offending(rule: Rule, exposures: Sequence[Exposure]) -> dict[str, PortSet]:
