@@ -1,8 +1,11 @@
 """portguard: decides whether a security group opens a high-risk port to the whole internet.
 
-The core (``model``, ``reader``, ``parameters``, ``ports``, ``decision``, ``annotation``) uses the
+The core (``model``, ``events``, ``reader``, ``parameters``, ``ports``, ``decision``,
+``exemptions``, ``annotation``, ``definition``, and ``remediation`` but its ``apply``) uses the
 standard library only and is shared by the Lambda handler, the CLI and the CDK app's parameter
-validation. AWS access lives in ``portguard.adapters``; the Lambda entry point in ``handler``.
+validation. The edges talk to AWS and Lambda: ``adapters``, ``rule`` (the rule that reads an
+event, decides and delivers), ``remediation.apply``, and the Lambda entry points ``handler`` and
+``remediation_handler``. docs/architecture.md shows where each decision lives.
 """
 
 from __future__ import annotations
