@@ -1,5 +1,5 @@
-"""Remediation in words (:mod:`portguard.remediation.rendering`): a plan as a diff, and rules as
-people read them.
+"""Remediation in words (:mod:`portguard.remediation.rendering`): a plan as a diff, why one is
+refused, and rules as people read them.
 """
 
 from __future__ import annotations
@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 from remediation_helpers import ACCOUNT, ANY4, ANY6, SSH, perm, plan, r
 
-from portguard.remediation.rendering import describe_rule, describe_rules, plan_lines
+from portguard.model import Family
+from portguard.remediation.plan import DEFAULT_QUOTA, OverQuota, Quota, StillOpen
+from portguard.remediation.rendering import (
+    describe_refusal,
+    describe_rule,
+    describe_rules,
+    plan_lines,
+)
 from portguard.remediation.rules import Rule
 
 # --- a plan and rules in words --------------------------------------------------------------------
@@ -40,6 +47,39 @@ def test_plan_lines_for_minus_one_from_everywhere() -> None:
         "rules at the peak: 6 IPv4, 6 IPv6; quota 60 (AWS's default)",
         "after: COMPLIANT",
     ]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "text"),
+    [
+        pytest.param(
+            OverQuota(Family.IPV4, 66, DEFAULT_QUOTA),
+            "adding before removing needs 66 IPv4 inbound rules at once, more than the quota of "
+            "60 (AWS's default); raise the quota (Service Quotas, vpc L-0EA8095F) or narrow the "
+            "group first",
+            id="ipv4-default-quota",
+        ),
+        pytest.param(
+            OverQuota(Family.IPV6, 101, Quota(100, "this account's quota vpc/L-0EA8095F")),
+            "adding before removing needs 101 IPv6 inbound rules at once, more than the quota of "
+            "100 (this account's quota vpc/L-0EA8095F); raise the quota (Service Quotas, vpc "
+            "L-0EA8095F) or narrow the group first",
+            id="ipv6-account-quota",
+        ),
+    ],
+)
+def test_a_refusal_over_the_quota_says_how_many_and_what_to_do(
+    refusal: OverQuota, text: str
+) -> None:
+    assert describe_refusal(refusal) == text
+
+
+def test_a_refusal_of_a_group_left_open_says_what_stays_open() -> None:
+    p = plan(perm("tcp", 22, 22, v4=ANY4), params=SSH, allow_cidrs=["0.0.0.0/0"])
+    assert isinstance(p.refusal, StillOpen)
+    assert describe_refusal(p.refusal) == (
+        "the group would still be open: Open to the internet from 0.0.0.0/0: tcp/22"
+    )
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ rules open to the internet, check, and roll back if something broke. This module
   opens it is replaced by the same rule minus the offending ports, so every other port keeps
   exactly its sources; protected sources (private ranges, narrow CIDRs, security-group
   references) are untouched;
-- the result is decided again with the same decision, and a plan that would leave the group open,
-  or need more rules than its :class:`Quota` while adding before removing, is refused with the
-  reason;
+- the result is decided again with the same decision, and a plan that would leave the group open
+  (:class:`StillOpen`), or need more rules than its :class:`Quota` while adding before removing
+  (:class:`OverQuota`), is refused with that reason as a value;
 - every rule the plan adds knows the original rules it exists for (it is a piece of them, or an
   allowed source in their place): when one of those is removed by someone else meanwhile, what
   was added for it alone must go too (see :func:`~portguard.remediation.rules.opened_beyond` and
@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from portguard.decision import PrefixListResolver, evaluate_group, parse_cidr
 from portguard.errors import RemediationError
-from portguard.model import ALL_PROTOCOLS, PORTED_PROTOCOLS, Compliance, SourceKind, Verdict
+from portguard.model import (
+    ALL_PROTOCOLS,
+    PORTED_PROTOCOLS,
+    Compliance,
+    Family,
+    SourceKind,
+    Verdict,
+)
 from portguard.ports import MAX_PORT, PortSet
 from portguard.reader import parse_ec2_group
 from portguard.remediation.rules import (
@@ -66,6 +73,28 @@ class Quota(NamedTuple):
 DEFAULT_QUOTA = Quota(DEFAULT_RULES_QUOTA, "AWS's default")
 
 
+class StillOpen(NamedTuple):
+    """A plan refused because the group it leaves is still open (an allowed source is the
+    internet, or covers it together with others)."""
+
+    verdict: Verdict
+    """The decision on the group as the plan would leave it (the plan's ``after``)."""
+
+
+class OverQuota(NamedTuple):
+    """A plan refused because adding before removing needs more inbound rules of one family at
+    once than the group's quota allows (the first family over it, IPv4 before IPv6)."""
+
+    family: Family
+    peak: int
+    """The rules of ``family`` at the peak, as the quota counts them (see ``Plan.peak``)."""
+    quota: Quota
+
+
+Refusal = StillOpen | OverQuota
+"""Why a plan is refused; a plan that can be applied has none."""
+
+
 class Plan(NamedTuple):
     """What to add and remove to close a group's offending ports, or why not.
 
@@ -85,7 +114,7 @@ class Plan(NamedTuple):
     quota: Quota
     peak: tuple[int, int]
     notes: tuple[str, ...] = ()
-    refusal: str | None = None
+    refusal: Refusal | None = None
     origins: Mapping[RuleKey, tuple[Rule, ...]] = MappingProxyType({})
 
     @property
@@ -329,14 +358,12 @@ def _count(
     return (ipv4, ipv6), list(unknown)
 
 
-def _refusal(after: Verdict, peak: tuple[int, int], quota: Quota) -> str | None:
+def _refusal(after: Verdict, peak: tuple[int, int], quota: Quota) -> Refusal | None:
+    """Why the plan cannot be applied: the group would stay open, or a family's rules at the
+    peak exceed the quota; ``None`` when it can."""
     if after.compliance is Compliance.NON_COMPLIANT:
-        return f"the group would still be open: {after.annotation}"
-    for family, count in zip(("IPv4", "IPv6"), peak, strict=True):
+        return StillOpen(after)
+    for family, count in zip((Family.IPV4, Family.IPV6), peak, strict=True):
         if count > quota.limit:
-            return (
-                f"adding before removing needs {count} {family} inbound rules at once, more than "
-                f"the quota of {quota.limit} ({quota.source}); raise the quota "
-                f"(Service Quotas, vpc {RULES_QUOTA_CODE}) or narrow the group first"
-            )
+            return OverQuota(family, count, quota)
     return None

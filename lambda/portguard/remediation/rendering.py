@@ -1,5 +1,6 @@
-"""Remediation in words: a plan and a restore as the lines of a diff, and rules as people read
-them (``tcp 0-21, 23-3388 from 0.0.0.0/0 (web) [2 rules]``). The values stay values until here.
+"""Remediation in words: a plan and a restore as the lines of a diff, rules as people read them
+(``tcp 0-21, 23-3388 from 0.0.0.0/0 (web) [2 rules]``), and why a plan is refused.
+The values stay values until here.
 """
 
 from __future__ import annotations
@@ -7,13 +8,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from portguard.model import ALL_PROTOCOLS, PORTED_PROTOCOLS
+from portguard.model import ALL_PROTOCOLS, PORTED_PROTOCOLS, Family
+from portguard.remediation.plan import RULES_QUOTA_CODE, StillOpen
 from portguard.remediation.rules import GROUP_PAIR, SOURCE_KINDS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from portguard.remediation.plan import Plan
+    from portguard.remediation.plan import Plan, Refusal
     from portguard.remediation.rollback import RestorePlan
     from portguard.remediation.rules import Rule
 
@@ -57,6 +59,21 @@ def plan_lines(plan: Plan) -> list[str]:
     annotation = f": {after.annotation}" if after.annotation else ""
     lines.append(f"after: {after.compliance}{annotation}")
     return lines
+
+
+_FAMILY_NAMES = {Family.IPV4: "IPv4", Family.IPV6: "IPv6"}
+
+
+def describe_refusal(refusal: Refusal) -> str:
+    """Why a plan is refused, and for the quota what to do about it."""
+    if isinstance(refusal, StillOpen):
+        return f"the group would still be open: {refusal.verdict.annotation}"
+    quota = refusal.quota
+    return (
+        f"adding before removing needs {refusal.peak} {_FAMILY_NAMES[refusal.family]} inbound "
+        f"rules at once, more than the quota of {quota.limit} ({quota.source}); raise the quota "
+        f"(Service Quotas, vpc {RULES_QUOTA_CODE}) or narrow the group first"
+    )
 
 
 def describe_rules(rules: Iterable[Rule]) -> list[str]:
