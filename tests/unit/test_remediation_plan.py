@@ -52,7 +52,7 @@ from portguard.remediation.plan import (
     parse_allowed_cidrs,
     plan_remediation,
 )
-from portguard.remediation.rendering import plan_lines
+from portguard.remediation.rendering import plan_lines, plan_notes
 from portguard.remediation.rules import GROUP_PAIR, IPV4, IPV6, PREFIX_LIST, Rule, rules_of
 
 if TYPE_CHECKING:
@@ -421,23 +421,30 @@ def test_all_ports_rule_keeps_every_other_port_public() -> None:
     )
     assert p.before.annotation == "Open to the internet from 0.0.0.0/0: tcp/22, tcp/3389"
     assert p.after.compliance is Compliance.COMPLIANT
-    assert p.notes == ()
+    assert (p.all_traffic_replaced, p.unsized_prefix_lists) == ((), ())
+    assert plan_notes(p) == []
 
 
-def test_minus_one_plan_says_what_else_it_loses() -> None:
+def test_minus_one_plan_names_the_sources_that_lose_the_other_protocols() -> None:
     p = plan(perm("-1", v4=ANY4), perm("-1", v6=ANY6))
-    assert p.notes == (
-        "all traffic from 0.0.0.0/0 keeps tcp, udp and icmp where they are not offending; "
-        "every other IP protocol (GRE, ESP, SCTP …) from 0.0.0.0/0 is no longer allowed",
-        "all traffic from ::/0 keeps tcp, udp and icmp where they are not offending; "
-        "every other IP protocol (GRE, ESP, SCTP …) from ::/0 is no longer allowed",
-    )
-    assert any("every other IP protocol" in line for line in plan_lines(p))
+    assert p.all_traffic_replaced == ("0.0.0.0/0", "::/0")
+    assert len([line for line in plan_lines(p) if "every other IP protocol" in line]) == 2
+
+
+def test_a_source_whose_all_traffic_rules_are_replaced_is_named_once() -> None:
+    # -1 and all, both read as all traffic: two rules, one source, named once.
+    p = plan(perm("-1", v4=ANY4), perm("all", v4=ANY4), params=SSH)
+    assert p.all_traffic_replaced == ("0.0.0.0/0",)
+
+
+def test_a_minus_one_rule_from_a_protected_source_is_not_replaced() -> None:
+    p = plan(perm("-1", v4=["10.0.0.0/8", *ANY4]), params=SSH)
+    assert p.all_traffic_replaced == ("0.0.0.0/0",)
 
 
 def test_a_plan_without_minus_one_has_no_note_about_other_protocols() -> None:
     p = plan(perm("tcp", 0, 65535, v4=ANY4), perm("udp", 0, 65535, v6=ANY6))
-    assert p.notes == ()
+    assert p.all_traffic_replaced == ()
 
 
 # --- exemptions -----------------------------------------------------------------------------------
@@ -735,7 +742,7 @@ def test_prefix_list_counts_its_maximum_size_in_both_families() -> None:
     )
     assert set(p.remove) == {r("tcp", 22, 22, "pl-open")}
     assert p.peak == (21, 20)
-    assert p.notes == ()
+    assert p.unsized_prefix_lists == ()
     # Pieces of a list count its size each: 1 + 3 rules of 20 entries.
     big = plan(
         perm("tcp", 0, 65535, prefix_lists=["pl-open"]),
@@ -759,11 +766,8 @@ def test_prefix_list_of_unknown_size_counts_as_one_and_says_so(
         prefix_list_size=size,
     )
     assert p.peak == (2, 2)
-    assert p.notes == (
-        "prefix lists pl-open, pl-private counted as one rule each: their maximum size could "
-        "not be read",
-    )
-    assert f"note: {p.notes[0]}" in plan_lines(p)
+    assert p.unsized_prefix_lists == ("pl-open", "pl-private")
+    assert len([line for line in plan_lines(p) if "pl-open, pl-private" in line]) == 1
 
 
 # --- a property over small random groups ----------------------------------------------------------

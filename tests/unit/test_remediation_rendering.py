@@ -1,11 +1,11 @@
-"""Remediation in words (:mod:`portguard.remediation.rendering`): a plan as a diff, why one is
-refused, and rules as people read them.
+"""Remediation in words (:mod:`portguard.remediation.rendering`): a plan as a diff, its notes
+and refusals, and rules as people read them.
 """
 
 from __future__ import annotations
 
 import pytest
-from remediation_helpers import ACCOUNT, ANY4, ANY6, SSH, perm, plan, r
+from remediation_helpers import ACCOUNT, ANY4, ANY6, OPEN_LIST, SSH, perm, plan, r
 
 from portguard.model import Family
 from portguard.remediation.plan import DEFAULT_QUOTA, OverQuota, Quota, StillOpen
@@ -45,6 +45,31 @@ def test_plan_lines_for_minus_one_from_everywhere() -> None:
     ]
     assert lines[-2:] == [
         "rules at the peak: 6 IPv4, 6 IPv6; quota 60 (AWS's default)",
+        "after: COMPLIANT",
+    ]
+
+
+def test_plan_lines_note_what_all_traffic_rules_lose() -> None:
+    p = plan(perm("-1", v4=ANY4), perm("-1", v6=ANY6))
+    assert [line for line in plan_lines(p) if line.startswith("note: ")] == [
+        "note: all traffic from 0.0.0.0/0 keeps tcp, udp and icmp where they are not offending; "
+        "every other IP protocol (GRE, ESP, SCTP …) from 0.0.0.0/0 is no longer allowed",
+        "note: all traffic from ::/0 keeps tcp, udp and icmp where they are not offending; "
+        "every other IP protocol (GRE, ESP, SCTP …) from ::/0 is no longer allowed",
+    ]
+
+
+def test_plan_lines_note_prefix_lists_counted_as_one_rule_before_the_count() -> None:
+    p = plan(
+        perm("tcp", 22, 22, prefix_lists=["pl-open", "pl-private"]),
+        params=SSH,
+        resolve_prefix_list=OPEN_LIST,
+    )
+    assert plan_lines(p) == [
+        "- tcp 22 from pl-open",
+        "note: prefix lists pl-open, pl-private counted as one rule each: their maximum size "
+        "could not be read",
+        "rules at the peak: 2 IPv4, 2 IPv6; quota 60 (AWS's default)",
         "after: COMPLIANT",
     ]
 

@@ -1,5 +1,5 @@
 """Remediation in words: a plan and a restore as the lines of a diff, rules as people read them
-(``tcp 0-21, 23-3388 from 0.0.0.0/0 (web) [2 rules]``), and why a plan is refused.
+(``tcp 0-21, 23-3388 from 0.0.0.0/0 (web) [2 rules]``), a plan's notes and why it is refused.
 The values stay values until here.
 """
 
@@ -13,7 +13,7 @@ from portguard.remediation.plan import RULES_QUOTA_CODE, StillOpen
 from portguard.remediation.rules import GROUP_PAIR, SOURCE_KINDS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from portguard.remediation.plan import Plan, Refusal
     from portguard.remediation.rollback import RestorePlan
@@ -49,7 +49,7 @@ def plan_lines(plan: Plan) -> list[str]:
     ports on one line), then the notes, the rule count against the quota, and the result."""
     lines = [f"- {text}" for text in describe_rules(plan.remove)]
     lines += [f"+ {text}" for text in describe_rules(plan.add)]
-    lines += [f"note: {note}" for note in plan.notes]
+    lines += [f"note: {note}" for note in plan_notes(plan)]
     ipv4, ipv6 = plan.peak
     lines.append(
         f"rules at the peak: {ipv4} IPv4, {ipv6} IPv6; quota {plan.quota.limit} "
@@ -59,6 +59,31 @@ def plan_lines(plan: Plan) -> list[str]:
     annotation = f": {after.annotation}" if after.annotation else ""
     lines.append(f"after: {after.compliance}{annotation}")
     return lines
+
+
+def plan_notes(plan: Plan) -> list[str]:
+    """What a plan changes besides its rules' ports: the protocols that all-traffic rules lose,
+    then the prefix lists counted as one rule each."""
+    notes = [describe_all_traffic_replaced(source) for source in plan.all_traffic_replaced]
+    if plan.unsized_prefix_lists:
+        notes.append(describe_unsized_prefix_lists(plan.unsized_prefix_lists))
+    return notes
+
+
+def describe_all_traffic_replaced(source: str) -> str:
+    """What an all-traffic rule from ``source`` keeps, and what it loses, once replaced."""
+    return (
+        f"all traffic from {source} keeps tcp, udp and icmp where they are not offending; every "
+        f"other IP protocol (GRE, ESP, SCTP …) from {source} is no longer allowed"
+    )
+
+
+def describe_unsized_prefix_lists(prefix_list_ids: Sequence[str]) -> str:
+    """Prefix lists counted as one rule each against the quota, and why."""
+    return (
+        f"prefix lists {', '.join(prefix_list_ids)} counted as one rule each: their maximum "
+        "size could not be read"
+    )
 
 
 _FAMILY_NAMES = {Family.IPV4: "IPv4", Family.IPV6: "IPv6"}
