@@ -41,17 +41,18 @@ from remediation_helpers import (
 )
 
 from portguard.errors import RemediationError
-from portguard.model import Compliance
+from portguard.model import Compliance, Family
 from portguard.parameters import parse_rule_parameters
 from portguard.remediation.plan import (
     DEFAULT_QUOTA,
-    RULES_QUOTA_CODE,
+    OverQuota,
     Plan,
     Quota,
+    StillOpen,
     parse_allowed_cidrs,
     plan_remediation,
 )
-from portguard.remediation.rendering import plan_lines
+from portguard.remediation.rendering import plan_lines, plan_notes
 from portguard.remediation.rules import GROUP_PAIR, IPV4, IPV6, PREFIX_LIST, Rule, rules_of
 
 if TYPE_CHECKING:
@@ -420,23 +421,30 @@ def test_all_ports_rule_keeps_every_other_port_public() -> None:
     )
     assert p.before.annotation == "Open to the internet from 0.0.0.0/0: tcp/22, tcp/3389"
     assert p.after.compliance is Compliance.COMPLIANT
-    assert p.notes == ()
+    assert (p.all_traffic_replaced, p.unsized_prefix_lists) == ((), ())
+    assert plan_notes(p) == []
 
 
-def test_minus_one_plan_says_what_else_it_loses() -> None:
+def test_minus_one_plan_names_the_sources_that_lose_the_other_protocols() -> None:
     p = plan(perm("-1", v4=ANY4), perm("-1", v6=ANY6))
-    assert p.notes == (
-        "all traffic from 0.0.0.0/0 keeps tcp, udp and icmp where they are not offending; "
-        "every other IP protocol (GRE, ESP, SCTP …) from 0.0.0.0/0 is no longer allowed",
-        "all traffic from ::/0 keeps tcp, udp and icmp where they are not offending; "
-        "every other IP protocol (GRE, ESP, SCTP …) from ::/0 is no longer allowed",
-    )
-    assert any("every other IP protocol" in line for line in plan_lines(p))
+    assert p.all_traffic_replaced == ("0.0.0.0/0", "::/0")
+    assert len([line for line in plan_lines(p) if "every other IP protocol" in line]) == 2
+
+
+def test_a_source_whose_all_traffic_rules_are_replaced_is_named_once() -> None:
+    # -1 and all, both read as all traffic: two rules, one source, named once.
+    p = plan(perm("-1", v4=ANY4), perm("all", v4=ANY4), params=SSH)
+    assert p.all_traffic_replaced == ("0.0.0.0/0",)
+
+
+def test_a_minus_one_rule_from_a_protected_source_is_not_replaced() -> None:
+    p = plan(perm("-1", v4=["10.0.0.0/8", *ANY4]), params=SSH)
+    assert p.all_traffic_replaced == ("0.0.0.0/0",)
 
 
 def test_a_plan_without_minus_one_has_no_note_about_other_protocols() -> None:
     p = plan(perm("tcp", 0, 65535, v4=ANY4), perm("udp", 0, 65535, v6=ANY6))
-    assert p.notes == ()
+    assert p.all_traffic_replaced == ()
 
 
 # --- exemptions -----------------------------------------------------------------------------------
@@ -641,10 +649,9 @@ def test_a_piece_carved_again_in_a_later_round_comes_from_the_original_rule() ->
 )
 def test_allowed_sources_that_reopen_the_port_are_refused(allow: list[str]) -> None:
     p = plan(perm("tcp", 0, 65535, v4=ANY4), perm("tcp", 0, 65535, v6=ANY6), allow_cidrs=allow)
-    assert p.refusal is not None
-    assert p.refusal.startswith("the group would still be open: Open to the internet from ")
-    assert "tcp/22" in p.refusal
+    assert p.refusal == StillOpen(p.after)
     assert p.after.compliance is Compliance.NON_COMPLIANT
+    assert ("tcp", (22, 22)) in {(e.protocol, e.ports) for e in p.after.exposures}
     assert plan_lines(p)[-1].startswith("after: NON_COMPLIANT: Open to the internet")
 
 
@@ -689,11 +696,7 @@ def test_quota_refusal_names_count_family_quota_and_source() -> None:
     p = plan(*narrow_rules(58), perm("-1", v4=ANY4))
     # 58 + the -1 rule + 7 pieces (tcp and udp in three, icmp) while both are in place.
     assert p.peak == (66, 0)
-    assert p.refusal == (
-        "adding before removing needs 66 IPv4 inbound rules at once, more than the quota of 60 "
-        f"(AWS's default); raise the quota (Service Quotas, vpc {RULES_QUOTA_CODE}) or narrow "
-        "the group first"
-    )
+    assert p.refusal == OverQuota(Family.IPV4, 66, DEFAULT_QUOTA)
     assert p.quota == DEFAULT_QUOTA
     assert p.after.compliance is Compliance.COMPLIANT  # it would work, but cannot be applied
     assert "rules at the peak: 66 IPv4, 0 IPv6; quota 60 (AWS's default)" in plan_lines(p)
@@ -710,8 +713,7 @@ def test_quota_read_from_the_account_passes_and_is_named() -> None:
 def test_quota_refusal_for_ipv6() -> None:
     p = plan(*narrow_rules(58, v6=True), perm("-1", v6=ANY6))
     assert p.peak == (0, 66)
-    assert p.refusal is not None
-    assert p.refusal.startswith("adding before removing needs 66 IPv6 inbound rules at once")
+    assert p.refusal == OverQuota(Family.IPV6, 66, DEFAULT_QUOTA)
 
 
 def test_quota_counts_each_family_separately() -> None:
@@ -727,8 +729,7 @@ def test_quota_counts_group_references_in_both_families() -> None:
     assert without.refusal is None
     p = plan(*narrow_rules(55), *pairs, perm("tcp", 0, 65535, v4=ANY4))
     assert p.peak == (64, 5)
-    assert p.refusal is not None
-    assert "needs 64 IPv4 inbound rules" in p.refusal
+    assert p.refusal == OverQuota(Family.IPV4, 64, DEFAULT_QUOTA)
 
 
 def test_prefix_list_counts_its_maximum_size_in_both_families() -> None:
@@ -741,7 +742,7 @@ def test_prefix_list_counts_its_maximum_size_in_both_families() -> None:
     )
     assert set(p.remove) == {r("tcp", 22, 22, "pl-open")}
     assert p.peak == (21, 20)
-    assert p.notes == ()
+    assert p.unsized_prefix_lists == ()
     # Pieces of a list count its size each: 1 + 3 rules of 20 entries.
     big = plan(
         perm("tcp", 0, 65535, prefix_lists=["pl-open"]),
@@ -749,8 +750,7 @@ def test_prefix_list_counts_its_maximum_size_in_both_families() -> None:
         prefix_list_size=sizes.get,
     )
     assert big.peak == (80, 80)
-    assert big.refusal is not None
-    assert "needs 80 IPv4 inbound rules" in big.refusal
+    assert big.refusal == OverQuota(Family.IPV4, 80, DEFAULT_QUOTA)  # IPv4 named first
 
 
 @pytest.mark.parametrize(
@@ -766,11 +766,8 @@ def test_prefix_list_of_unknown_size_counts_as_one_and_says_so(
         prefix_list_size=size,
     )
     assert p.peak == (2, 2)
-    assert p.notes == (
-        "prefix lists pl-open, pl-private counted as one rule each: their maximum size could "
-        "not be read",
-    )
-    assert f"note: {p.notes[0]}" in plan_lines(p)
+    assert p.unsized_prefix_lists == ("pl-open", "pl-private")
+    assert len([line for line in plan_lines(p) if "pl-open, pl-private" in line]) == 1
 
 
 # --- a property over small random groups ----------------------------------------------------------
@@ -927,8 +924,8 @@ def test_every_plan_closes_exactly_the_offending_ports(
 
 def test_allowed_internet_on_a_rule_removed_whole_is_refused() -> None:
     p = plan(perm("tcp", 22, 22, v4=ANY4), allow_cidrs=["0.0.0.0/0"])
-    assert p.refusal is not None
-    assert p.refusal.startswith("the group would still be open")
+    assert p.refusal == StillOpen(p.after)
+    assert p.after.compliance is Compliance.NON_COMPLIANT
 
 
 def test_a_group_with_an_esp_rule_can_be_remediated() -> None:

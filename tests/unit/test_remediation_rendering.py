@@ -1,13 +1,20 @@
-"""Remediation in words (:mod:`portguard.remediation.rendering`): a plan as a diff, and rules as
-people read them.
+"""Remediation in words (:mod:`portguard.remediation.rendering`): a plan as a diff, its notes
+and refusals, and rules as people read them.
 """
 
 from __future__ import annotations
 
 import pytest
-from remediation_helpers import ACCOUNT, ANY4, ANY6, SSH, perm, plan, r
+from remediation_helpers import ACCOUNT, ANY4, ANY6, OPEN_LIST, SSH, perm, plan, r
 
-from portguard.remediation.rendering import describe_rule, describe_rules, plan_lines
+from portguard.model import Family
+from portguard.remediation.plan import DEFAULT_QUOTA, OverQuota, Quota, StillOpen
+from portguard.remediation.rendering import (
+    describe_refusal,
+    describe_rule,
+    describe_rules,
+    plan_lines,
+)
 from portguard.remediation.rules import Rule
 
 # --- a plan and rules in words --------------------------------------------------------------------
@@ -40,6 +47,64 @@ def test_plan_lines_for_minus_one_from_everywhere() -> None:
         "rules at the peak: 6 IPv4, 6 IPv6; quota 60 (AWS's default)",
         "after: COMPLIANT",
     ]
+
+
+def test_plan_lines_note_what_all_traffic_rules_lose() -> None:
+    p = plan(perm("-1", v4=ANY4), perm("-1", v6=ANY6))
+    assert [line for line in plan_lines(p) if line.startswith("note: ")] == [
+        "note: all traffic from 0.0.0.0/0 keeps tcp, udp and icmp where they are not offending; "
+        "every other IP protocol (GRE, ESP, SCTP …) from 0.0.0.0/0 is no longer allowed",
+        "note: all traffic from ::/0 keeps tcp, udp and icmp where they are not offending; "
+        "every other IP protocol (GRE, ESP, SCTP …) from ::/0 is no longer allowed",
+    ]
+
+
+def test_plan_lines_note_prefix_lists_counted_as_one_rule_before_the_count() -> None:
+    p = plan(
+        perm("tcp", 22, 22, prefix_lists=["pl-open", "pl-private"]),
+        params=SSH,
+        resolve_prefix_list=OPEN_LIST,
+    )
+    assert plan_lines(p) == [
+        "- tcp 22 from pl-open",
+        "note: prefix lists pl-open, pl-private counted as one rule each: their maximum size "
+        "could not be read",
+        "rules at the peak: 2 IPv4, 2 IPv6; quota 60 (AWS's default)",
+        "after: COMPLIANT",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "text"),
+    [
+        pytest.param(
+            OverQuota(Family.IPV4, 66, DEFAULT_QUOTA),
+            "adding before removing needs 66 IPv4 inbound rules at once, more than the quota of "
+            "60 (AWS's default); raise the quota (Service Quotas, vpc L-0EA8095F) or narrow the "
+            "group first",
+            id="ipv4-default-quota",
+        ),
+        pytest.param(
+            OverQuota(Family.IPV6, 101, Quota(100, "this account's quota vpc/L-0EA8095F")),
+            "adding before removing needs 101 IPv6 inbound rules at once, more than the quota of "
+            "100 (this account's quota vpc/L-0EA8095F); raise the quota (Service Quotas, vpc "
+            "L-0EA8095F) or narrow the group first",
+            id="ipv6-account-quota",
+        ),
+    ],
+)
+def test_a_refusal_over_the_quota_says_how_many_and_what_to_do(
+    refusal: OverQuota, text: str
+) -> None:
+    assert describe_refusal(refusal) == text
+
+
+def test_a_refusal_of_a_group_left_open_says_what_stays_open() -> None:
+    p = plan(perm("tcp", 22, 22, v4=ANY4), params=SSH, allow_cidrs=["0.0.0.0/0"])
+    assert isinstance(p.refusal, StillOpen)
+    assert describe_refusal(p.refusal) == (
+        "the group would still be open: Open to the internet from 0.0.0.0/0: tcp/22"
+    )
 
 
 @pytest.mark.parametrize(

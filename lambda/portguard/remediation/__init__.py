@@ -10,7 +10,8 @@ The modules, in the order a remediation uses them:
   why it is refused (the group would stay open, or the rule quota is too small);
 - :mod:`~portguard.remediation.rollback`: the rollback document (the rules as found, what was
   changed) and the plan that undoes a remediation;
-- :mod:`~portguard.remediation.rendering`: plans, restores and rules in words;
+- :mod:`~portguard.remediation.rendering`: plans (their notes and why one is refused),
+  restores and rules in words;
 - :mod:`~portguard.remediation.apply`: a plan or a restore applied to a live group through EC2,
   safely even while someone else changes it (botocore stays in this module).
 

@@ -41,7 +41,13 @@ from portguard.errors import RemediationError, StepError
 from portguard.model import Compliance, Verdict
 from portguard.reader import parse_ec2_group
 from portguard.remediation.plan import DEFAULT_QUOTA, RULES_QUOTA_CODE, Quota, plan_remediation
-from portguard.remediation.rendering import describe_rule, describe_rules, plan_lines, restore_lines
+from portguard.remediation.rendering import (
+    describe_refusal,
+    describe_rule,
+    describe_rules,
+    plan_lines,
+    restore_lines,
+)
 from portguard.remediation.rollback import RollbackState, plan_restore, rollback_document
 from portguard.remediation.rules import ip_permissions, opened_beyond, rules_of
 
@@ -175,8 +181,9 @@ def remediate(
     if not plan.needed:
         message = f"{group_id} is {plan.before.compliance}: nothing to change"
         return Outcome(Status.COMPLIANT, message, (), verdict=plan.before)
-    if plan.refusal:
-        return Outcome(Status.REFUSED, f"refused, nothing changed: {plan.refusal}", lines)
+    if plan.refusal is not None:
+        message = f"refused, nothing changed: {describe_refusal(plan.refusal)}"
+        return Outcome(Status.REFUSED, message, lines)
     document = rollback_document(plan, region=region, created=now(), state=RollbackState.PLANNED)
     if not apply:
         return Outcome(Status.PLANNED, "dry run: nothing changed", lines, document)

@@ -10,13 +10,15 @@ rules open to the internet, check, and roll back if something broke. This module
   opens it is replaced by the same rule minus the offending ports, so every other port keeps
   exactly its sources; protected sources (private ranges, narrow CIDRs, security-group
   references) are untouched;
-- the result is decided again with the same decision, and a plan that would leave the group open,
-  or need more rules than its :class:`Quota` while adding before removing, is refused with the
-  reason;
+- the result is decided again with the same decision, and a plan that would leave the group open
+  (:class:`StillOpen`), or need more rules than its :class:`Quota` while adding before removing
+  (:class:`OverQuota`), is refused with that reason as a value;
 - every rule the plan adds knows the original rules it exists for (it is a piece of them, or an
   allowed source in their place): when one of those is removed by someone else meanwhile, what
   was added for it alone must go too (see :func:`~portguard.remediation.rules.opened_beyond` and
   :mod:`portguard.remediation.apply`).
+
+The plan holds values only: :mod:`portguard.remediation.rendering` says them in words.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from portguard.decision import PrefixListResolver, evaluate_group, parse_cidr
 from portguard.errors import RemediationError
-from portguard.model import ALL_PROTOCOLS, PORTED_PROTOCOLS, Compliance, SourceKind, Verdict
+from portguard.model import (
+    ALL_PROTOCOLS,
+    PORTED_PROTOCOLS,
+    Compliance,
+    Family,
+    SourceKind,
+    Verdict,
+)
 from portguard.ports import MAX_PORT, PortSet
 from portguard.reader import parse_ec2_group
 from portguard.remediation.rules import (
@@ -66,6 +75,28 @@ class Quota(NamedTuple):
 DEFAULT_QUOTA = Quota(DEFAULT_RULES_QUOTA, "AWS's default")
 
 
+class StillOpen(NamedTuple):
+    """A plan refused because the group it leaves is still open (an allowed source is the
+    internet, or covers it together with others)."""
+
+    verdict: Verdict
+    """The decision on the group as the plan would leave it (the plan's ``after``)."""
+
+
+class OverQuota(NamedTuple):
+    """A plan refused because adding before removing needs more inbound rules of one family at
+    once than the group's quota allows (the first family over it, IPv4 before IPv6)."""
+
+    family: Family
+    peak: int
+    """The rules of ``family`` at the peak, as the quota counts them (see ``Plan.peak``)."""
+    quota: Quota
+
+
+Refusal = StillOpen | OverQuota
+"""Why a plan is refused; a plan that can be applied has none."""
+
+
 class Plan(NamedTuple):
     """What to add and remove to close a group's offending ports, or why not.
 
@@ -74,6 +105,11 @@ class Plan(NamedTuple):
     for each rule added (by key), the original rules it exists for: those it is a piece of, or
     stands in for as an allowed source. A rule added for several (the same piece of two rules)
     is needed while any of them is.
+
+    What the user should know besides the rules: ``all_traffic_replaced``, the sources whose
+    all-traffic rules become tcp, udp and icmp rules (every other IP protocol from them is no
+    longer allowed), and ``unsized_prefix_lists``, the prefix lists counted as one rule each
+    because their maximum size could not be read. Both in the order found, each once.
     """
 
     group_id: str
@@ -84,8 +120,9 @@ class Plan(NamedTuple):
     after: Verdict
     quota: Quota
     peak: tuple[int, int]
-    notes: tuple[str, ...] = ()
-    refusal: str | None = None
+    all_traffic_replaced: tuple[str, ...] = ()
+    unsized_prefix_lists: tuple[str, ...] = ()
+    refusal: Refusal | None = None
     origins: Mapping[RuleKey, tuple[Rule, ...]] = MappingProxyType({})
 
     @property
@@ -141,17 +178,12 @@ def plan_remediation(
         peak = _count(original, prefix_list_size)[0]
         return Plan(model.group_id, tuple(original), (), (), before, before, quota, peak)
 
-    current, origins, notes = _carve(originals, before, decide)
+    current, origins, all_traffic_replaced = _carve(originals, before, decide)
     _stand_in(originals, current, origins, parse_allowed_cidrs(allow_cidrs))
     removed = [rule for key, rule in originals.items() if key not in current]
     add = tuple(rule for key, rule in current.items() if key not in originals)
     after = decide(current.values())
-    peak, counted_as_one = _count([*original, *add], prefix_list_size)
-    if counted_as_one:
-        notes.append(
-            f"prefix lists {', '.join(counted_as_one)} counted as one rule each: their "
-            "maximum size could not be read"
-        )
+    peak, unsized_prefix_lists = _count([*original, *add], prefix_list_size)
     refusal = _refusal(after, peak, quota)
     stands_for = {rule.key: tuple(origins[rule.key].values()) for rule in add}
     return Plan(
@@ -163,7 +195,8 @@ def plan_remediation(
         after,
         quota,
         peak,
-        tuple(dict.fromkeys(notes)),
+        tuple(dict.fromkeys(all_traffic_replaced)),
+        unsized_prefix_lists,
         refusal,
         MappingProxyType(stands_for),
     )
@@ -178,7 +211,8 @@ def _carve(
     originals: Mapping[RuleKey, Rule], verdict: Verdict, decide: Callable[[Iterable[Rule]], Verdict]
 ) -> tuple[dict[RuleKey, Rule], Origins, list[str]]:
     """The rules once every rule that opens an offending port has lost it, from the sources the
-    decision named; where each new rule comes from; and notes for the plan.
+    decision named; where each new rule comes from; and the sources of the all-traffic rules
+    carved (see ``Plan.all_traffic_replaced``).
 
     One round removes, from every rule that opens an offending port, the sources the decision
     named. Sources that only covered the internet together with those are left; if they still
@@ -186,7 +220,7 @@ def _carve(
     """
     current = dict(originals)
     origins: Origins = {}
-    notes: list[str] = []
+    all_traffic_replaced: list[str] = []
     while verdict.exposures:
         carved = []
         for rule in list(current.values()):
@@ -194,15 +228,11 @@ def _carve(
                 carved.append(rule)
         if not carved:
             break  # nothing named can be removed: the refusal says what stays open
-        notes += [
-            f"all traffic from {rule.source} keeps tcp, udp and icmp where they are not "
-            f"offending; every other IP protocol (GRE, ESP, SCTP …) from {rule.source} "
-            "is no longer allowed"
-            for rule in carved
-            if rule.protocol_name == ALL_PROTOCOLS
+        all_traffic_replaced += [
+            rule.source for rule in carved if rule.protocol_name == ALL_PROTOCOLS
         ]
         verdict = decide(current.values())
-    return current, origins, notes
+    return current, origins, all_traffic_replaced
 
 
 def _carve_rule(
@@ -308,9 +338,10 @@ def _allowed(removed: Rule, allow_cidrs: Sequence[str]) -> list[Rule]:
 
 def _count(
     rules: Iterable[Rule], prefix_list_size: Callable[[str], int | None] | None
-) -> tuple[tuple[int, int], list[str]]:
+) -> tuple[tuple[int, int], tuple[str, ...]]:
     """IPv4 and IPv6 rules as the quota counts them: each family separately; a security-group
-    reference counts in both, a prefix-list reference as its maximum entries in both."""
+    reference counts in both, a prefix-list reference as its maximum entries in both. Also the
+    prefix lists whose maximum could not be read, counted as one rule each."""
     ipv4 = ipv6 = 0
     unknown: dict[str, None] = {}
     for rule in {rule.key: rule for rule in rules}.values():
@@ -326,17 +357,15 @@ def _count(
                     unknown[rule.source] = None
                 weight = size if size is not None else 1
             ipv4, ipv6 = ipv4 + weight, ipv6 + weight
-    return (ipv4, ipv6), list(unknown)
+    return (ipv4, ipv6), tuple(unknown)
 
 
-def _refusal(after: Verdict, peak: tuple[int, int], quota: Quota) -> str | None:
+def _refusal(after: Verdict, peak: tuple[int, int], quota: Quota) -> Refusal | None:
+    """Why the plan cannot be applied: the group would stay open, or a family's rules at the
+    peak exceed the quota; ``None`` when it can."""
     if after.compliance is Compliance.NON_COMPLIANT:
-        return f"the group would still be open: {after.annotation}"
-    for family, count in zip(("IPv4", "IPv6"), peak, strict=True):
+        return StillOpen(after)
+    for family, count in zip((Family.IPV4, Family.IPV6), peak, strict=True):
         if count > quota.limit:
-            return (
-                f"adding before removing needs {count} {family} inbound rules at once, more than "
-                f"the quota of {quota.limit} ({quota.source}); raise the quota "
-                f"(Service Quotas, vpc {RULES_QUOTA_CODE}) or narrow the group first"
-            )
+            return OverQuota(family, count, quota)
     return None

@@ -1,5 +1,6 @@
-"""Remediation in words: a plan and a restore as the lines of a diff, and rules as people read
-them (``tcp 0-21, 23-3388 from 0.0.0.0/0 (web) [2 rules]``). The values stay values until here.
+"""Remediation in words: a plan and a restore as the lines of a diff, rules as people read them
+(``tcp 0-21, 23-3388 from 0.0.0.0/0 (web) [2 rules]``), a plan's notes and why it is refused.
+The values stay values until here.
 """
 
 from __future__ import annotations
@@ -7,13 +8,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from portguard.model import ALL_PROTOCOLS, PORTED_PROTOCOLS
+from portguard.model import ALL_PROTOCOLS, PORTED_PROTOCOLS, Family
+from portguard.remediation.plan import RULES_QUOTA_CODE, StillOpen
 from portguard.remediation.rules import GROUP_PAIR, SOURCE_KINDS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
-    from portguard.remediation.plan import Plan
+    from portguard.remediation.plan import Plan, Refusal
     from portguard.remediation.rollback import RestorePlan
     from portguard.remediation.rules import Rule
 
@@ -47,7 +49,7 @@ def plan_lines(plan: Plan) -> list[str]:
     ports on one line), then the notes, the rule count against the quota, and the result."""
     lines = [f"- {text}" for text in describe_rules(plan.remove)]
     lines += [f"+ {text}" for text in describe_rules(plan.add)]
-    lines += [f"note: {note}" for note in plan.notes]
+    lines += [f"note: {note}" for note in plan_notes(plan)]
     ipv4, ipv6 = plan.peak
     lines.append(
         f"rules at the peak: {ipv4} IPv4, {ipv6} IPv6; quota {plan.quota.limit} "
@@ -57,6 +59,46 @@ def plan_lines(plan: Plan) -> list[str]:
     annotation = f": {after.annotation}" if after.annotation else ""
     lines.append(f"after: {after.compliance}{annotation}")
     return lines
+
+
+def plan_notes(plan: Plan) -> list[str]:
+    """What a plan changes besides its rules' ports: the protocols that all-traffic rules lose,
+    then the prefix lists counted as one rule each."""
+    notes = [describe_all_traffic_replaced(source) for source in plan.all_traffic_replaced]
+    if plan.unsized_prefix_lists:
+        notes.append(describe_unsized_prefix_lists(plan.unsized_prefix_lists))
+    return notes
+
+
+def describe_all_traffic_replaced(source: str) -> str:
+    """What an all-traffic rule from ``source`` keeps, and what it loses, once replaced."""
+    return (
+        f"all traffic from {source} keeps tcp, udp and icmp where they are not offending; every "
+        f"other IP protocol (GRE, ESP, SCTP …) from {source} is no longer allowed"
+    )
+
+
+def describe_unsized_prefix_lists(prefix_list_ids: Sequence[str]) -> str:
+    """Prefix lists counted as one rule each against the quota, and why."""
+    return (
+        f"prefix lists {', '.join(prefix_list_ids)} counted as one rule each: their maximum "
+        "size could not be read"
+    )
+
+
+_FAMILY_NAMES = {Family.IPV4: "IPv4", Family.IPV6: "IPv6"}
+
+
+def describe_refusal(refusal: Refusal) -> str:
+    """Why a plan is refused, and for the quota what to do about it."""
+    if isinstance(refusal, StillOpen):
+        return f"the group would still be open: {refusal.verdict.annotation}"
+    quota = refusal.quota
+    return (
+        f"adding before removing needs {refusal.peak} {_FAMILY_NAMES[refusal.family]} inbound "
+        f"rules at once, more than the quota of {quota.limit} ({quota.source}); raise the quota "
+        f"(Service Quotas, vpc {RULES_QUOTA_CODE}) or narrow the group first"
+    )
 
 
 def describe_rules(rules: Iterable[Rule]) -> list[str]:
