@@ -121,6 +121,18 @@ def test_a_role_that_cannot_be_assumed_names_the_account_and_role(
     assert "member-role stack" in str(error)
 
 
+def test_member_clients_share_the_home_sessions_hooks(home: botocore.session.Session) -> None:
+    """Member sessions use the home session's event hooks rather than registering botocore's
+    own anew (most of a session's memory, kept for every account): what is registered on the
+    home session sees every account's calls."""
+    seen: list[str] = []
+    home.register("before-call.ec2.DescribeSecurityGroups", lambda **_: seen.append("call"))
+    clients = accounts(home)
+    for account in (HOME, MEMBER, OTHER):
+        clients.client("ec2", account, REGION).describe_security_groups()
+    assert seen == ["call"] * 3
+
+
 def test_role_arns_are_written_in_the_partition() -> None:
     assert role_arn("aws-cn", MEMBER, "r") == f"arn:aws-cn:iam::{MEMBER}:role/r"
 
