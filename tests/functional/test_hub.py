@@ -543,6 +543,21 @@ def test_the_hub_needs_its_functions_arn(
     assert config.calls == []
 
 
+def test_one_container_serves_one_function(home: botocore.session.Session) -> None:
+    organization = OrganizationClients(ROLE, session=home)
+    organization.clients(HOME, HUB_ARN)
+    with pytest.raises(InvalidDeploymentError, match="one container serves one function"):
+        organization.clients(HOME, HUB_ARN.replace(HOME, OTHER))
+
+
+def test_a_hub_without_a_region_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(variable, raising=False)
+    organization = OrganizationClients(ROLE, session=botocore.session.Session())
+    with pytest.raises(InvalidDeploymentError, match="AWS_REGION is not set"):
+        organization.clients(MEMBER, HUB_ARN)
+
+
 def test_a_hub_has_no_clients_of_its_own() -> None:
     with pytest.raises(ValueError, match="inject none of its own"):
         PortguardRule(
