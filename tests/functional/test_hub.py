@@ -37,6 +37,7 @@ from portguard.errors import (
     EvaluationDeliveryError,
     InvalidDeploymentError,
     InvalidEventError,
+    InvalidParameterError,
 )
 from portguard.rule import PortguardRule, container_rule, make_handler
 
@@ -255,6 +256,18 @@ def test_accounts_that_disagree_fail_before_anything_is_assumed_or_posted(
     event = event_for(MEMBER, config)
     spoil(event)
     with pytest.raises(InvalidEventError, match=re.escape(named)):
+        hub.handle(event, function_arn=HUB_ARN)
+    assert config.calls == []
+    assert assumed == []
+
+
+def test_bad_parameters_fail_before_anything_is_assumed_or_posted(
+    hub: PortguardRule, home: botocore.session.Session, config: ConfigStandIn
+) -> None:
+    assumed = assume_calls(home)
+    event = event_for(MEMBER, config)
+    event["ruleParameters"] = json.dumps({"blockedPorts": "22,70000"})
+    with pytest.raises(InvalidParameterError, match="port 70000 is above 65535"):
         hub.handle(event, function_arn=HUB_ARN)
     assert config.calls == []
     assert assumed == []
