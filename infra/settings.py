@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from constructs import Construct, Node
 
-from portguard.definition import SCHEDULES
+from portguard.arns import is_account_id
+from portguard.definition import ROLE_NAME, SCHEDULES
 from portguard.errors import InvalidParameterError
 from portguard.parameters import (
     KNOWN_PARAMETERS,
@@ -92,9 +93,6 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 _ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
 _ORGANIZATIONAL_UNIT_ID = re.compile(r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}")
 _ROOT_ID = re.compile(r"r-[a-z0-9]{4,32}")
-_ACCOUNT_ID = re.compile(r"[0-9]{12}")
-# A role name without a path: it is written into arn:<partition>:iam::<account>:role/<name>.
-_ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 # An IAM role or user, by ARN (a path allowed): what a member role's trust policy can name.
 _PRINCIPAL_ARN = re.compile(
     r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}"
@@ -323,7 +321,8 @@ def _organization(context: Mapping[str, object]) -> Organization:
             f"expected at least one id ({_WHAT_IT_IS[ORGANIZATION_TARGETS_KEY]})",
         )
     role_name = context.get(MEMBER_ROLE_NAME_KEY, DEFAULT_MEMBER_ROLE_NAME)
-    if not (isinstance(role_name, str) and _ROLE_NAME.fullmatch(role_name)):
+    # The hub function reads it from its environment with the same pattern.
+    if not (isinstance(role_name, str) and ROLE_NAME.fullmatch(role_name)):
         raise ContextError(
             MEMBER_ROLE_NAME_KEY,
             role_name,
@@ -377,7 +376,7 @@ def _target(text: str) -> str | None:
 
 def _account(text: str) -> str | None:
     """Why ``text`` is not an account id, or None when it is one."""
-    if _ACCOUNT_ID.fullmatch(text):
+    if is_account_id(text):
         return None
     return f"{text!r} is not an AWS account id (12 digits)"
 

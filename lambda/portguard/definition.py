@@ -6,9 +6,14 @@ conformance pack) and any template the command line prints. Plain data, standard
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
+from portguard.errors import InvalidDeploymentError
+
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from portguard.parameters import RuleParameters
 
 RULE_NAME = "portguard"
@@ -32,8 +37,37 @@ ORGANIZATION_DEPLOYMENT = "organization"
 MEMBER_ROLE_NAME_VARIABLE = "PORTGUARD_MEMBER_ROLE_NAME"
 """The hub function's environment variable holding the name of the role it assumes in each member
 account (``arn:<partition>:iam::<account>:role/<name>``); set only in organization mode."""
+ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+"""An IAM role name without a path (IAM's pattern): the member role's name is written into
+``arn:<partition>:iam::<account>:role/<name>``."""
 GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
 """A security group id, as the remediation document and function accept it."""
+
+
+def member_role_name(environ: Mapping[str, str]) -> str | None:
+    """The role the hub function assumes in each member account when the function's environment
+    says it is an organization's hub (:data:`DEPLOYMENT_VARIABLE`), else ``None`` (one account).
+
+    Raises :class:`~portguard.errors.InvalidDeploymentError` for a deployment it does not know or
+    a hub without a valid role name: such a function must not guess whose credentials to use.
+    """
+    deployment = environ.get(DEPLOYMENT_VARIABLE, "")
+    if not deployment:
+        return None
+    if deployment != ORGANIZATION_DEPLOYMENT:
+        raise InvalidDeploymentError(
+            f"{DEPLOYMENT_VARIABLE}={deployment!r}: expected {ORGANIZATION_DEPLOYMENT!r} (the hub "
+            "of an organization) or nothing (one account); redeploy with the CDK app"
+        )
+    role_name = environ.get(MEMBER_ROLE_NAME_VARIABLE, "")
+    if not ROLE_NAME.fullmatch(role_name):
+        said = repr(role_name) if role_name else "unset"
+        raise InvalidDeploymentError(
+            f"{MEMBER_ROLE_NAME_VARIABLE} is {said}: an organization's hub needs the name of the "
+            "role it assumes in each member account (1 to 64 letters, digits or +=,.@_-); "
+            "redeploy with the CDK app"
+        )
+    return role_name
 
 
 def source_details(schedule: str = DEFAULT_SCHEDULE) -> list[dict[str, str]]:

@@ -21,6 +21,11 @@ class InvalidEventError(PortguardError, ValueError):
     """The Lambda event is not a Config rule event portguard can decide."""
 
 
+class InvalidDeploymentError(PortguardError, ValueError):
+    """The function's environment (which the CDK app sets) does not say how it is deployed in a
+    way portguard can follow."""
+
+
 class ItemNotFoundError(PortguardError):
     """An oversized item's configuration could not be fetched from Config's history."""
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from portguard.arns import is_account_id, parse_arn
 from portguard.errors import InvalidEventError
 from portguard.parameters import RuleParameters, parse_rule_parameters
 from portguard.reader import is_object, json_error_reason, json_kind
@@ -35,6 +36,11 @@ class Invocation(NamedTuple):
     result_token: str
     rule_name: str | None
     event_left_scope: bool
+    account_id: object = None
+    """The envelope's ``accountId`` as Config sent it: the account whose rule was invoked. Read
+    only by :func:`member_account` (the organization's hub reports for that account)."""
+    rule_arn: object = None
+    """The envelope's ``configRuleArn`` as Config sent it, likewise."""
 
     @property
     def test_mode(self) -> bool:
@@ -97,7 +103,70 @@ def parse_event(event: object) -> Invocation:
         token,
         rule_name if isinstance(rule_name, str) else None,
         left is True or (isinstance(left, str) and left.lower() == "true"),
+        event.get("accountId"),
+        event.get("configRuleArn"),
     )
+
+
+def member_account(invocation: Invocation) -> str:
+    """The account an organization rule's invocation reports for: the envelope's ``accountId``,
+    the account whose rule Config invoked. Every other account id the event carries must be the
+    same one: the item's ``awsAccountId`` (the summary's for an oversized item, the invoking
+    event's own for the periodic sweep) and the account of ``configRuleArn``; those absent are
+    not asked for. Raises :class:`InvalidEventError` naming what is missing or disagrees.
+
+    The hub assumes a role in that account and posts with its credentials, so this is read
+    before anything is assumed or posted.
+    """
+    account = invocation.account_id
+    if account is None:
+        raise InvalidEventError(
+            "the event has no accountId: the hub reports for the account whose rule Config "
+            "invoked, and this event does not say which"
+        )
+    if not is_account_id(account):
+        raise InvalidEventError(f"accountId is {_account_said(account)}")
+    disagreeing = []
+    where, item_account = _item_account(invocation)
+    if item_account is not None and item_account != account:
+        disagreeing.append(f"{where} is {_account_said(item_account)}")
+    if invocation.rule_arn is not None:
+        arn = parse_arn(invocation.rule_arn)
+        if arn is None:
+            raise InvalidEventError(f"configRuleArn is {_said(invocation.rule_arn)}, not an ARN")
+        if arn.account != account:
+            disagreeing.append(f"configRuleArn's account is {arn.account or 'empty'}")
+    if disagreeing:
+        raise InvalidEventError(
+            f"the event's account ids disagree: accountId is {account} but "
+            f"{' and '.join(disagreeing)}; nothing was posted"
+        )
+    return account
+
+
+def _item_account(invocation: Invocation) -> tuple[str, object]:
+    """Where the invoking event names the item's account, and what it says there (``None``:
+    nothing)."""
+    if invocation.message_type is MessageType.SCHEDULED:
+        return "invokingEvent.awsAccountId", invocation.invoking_event.get("awsAccountId")
+    key = (
+        "configurationItem"
+        if invocation.message_type is MessageType.CHANGE
+        else "configurationItemSummary"
+    )
+    return f"{key}.awsAccountId", invocation.payload.get("awsAccountId")
+
+
+def _account_said(value: object) -> str:
+    """An account id as a message quotes it; a value that is none says so."""
+    if is_account_id(value):
+        return str(value)
+    return f"{_said(value)}, not an AWS account id (12 digits)"
+
+
+def _said(value: object) -> str:
+    """A string quoted, anything else named in JSON's words (a JSON number, null)."""
+    return repr(value) if isinstance(value, str) else json_kind(value)
 
 
 def _json_object(event: Mapping[str, Any], key: str, *, required: bool) -> Mapping[str, Any]:

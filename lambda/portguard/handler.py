@@ -4,18 +4,21 @@ security-group change (``ConfigurationItemChangeNotification``, or ``Oversizedâ€
 ``PutEvaluations``.
 
 It is :func:`portguard.rule.make_handler` around the container's rule, whose clients are made on
-first use and kept while the container lives. Importing this module freezes the collector
-(below), so only the Lambda imports it (and the tests and the cold-start benchmark of this entry
-point); the command line builds its own handler with ``make_handler`` and never imports this one.
+first use and kept while the container lives: one account's rule, or an organization's hub when
+the function's environment says so (:func:`portguard.rule.container_rule`). Importing this module
+freezes the collector (below), so only the Lambda imports it (and the tests and the cold-start
+benchmark of this entry point); the command line builds its own handler with ``make_handler`` and
+never imports this one.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 
-from portguard.rule import PortguardRule, make_handler
+from portguard.rule import container_rule, make_handler
 
-rule = PortguardRule()
+rule = container_rule(os.environ)
 """The container's rule: its clients are made on first use and kept while the container lives."""
 
 lambda_handler = make_handler(rule)

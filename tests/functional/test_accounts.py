@@ -5,12 +5,11 @@ credentials expire, the home account needs no role, and a refusal names the acco
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.credentials import CredentialResolver
 from botocore.exceptions import NoCredentialsError
 from moto import mock_aws
@@ -18,6 +17,8 @@ from moto import mock_aws
 from portguard.adapters import client_config
 from portguard.adapters.accounts import AccountClients, role_arn
 from portguard.errors import AccountAccessError
+
+from .roles import Clock, assume_calls, refuse_assume_role
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -28,50 +29,12 @@ OTHER = "444455556666"
 REGION = "eu-west-1"
 
 
-ACCESS_DENIED = (
-    b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
-    b"<Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/hub is not "
-    b"authorized</Message></Error><RequestId>r</RequestId></ErrorResponse>"
-)
-
-
-class _Body:
-    """A raw HTTP body, as botocore reads one."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
-
-
-class Clock:
-    """The time botocore reads for the credentials' expiry, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def home() -> Iterator[botocore.session.Session]:
     with mock_aws():
         session = botocore.session.get_session()
         session.set_config_variable("region", REGION)
         yield session
-
-
-def assume_calls(session: botocore.session.Session) -> list[str]:
-    """The role ARNs AssumeRole is called with, from now on."""
-    calls: list[str] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        calls.append(params["RoleArn"])
-
-    session.register("provide-client-params.sts.AssumeRole", record)
-    return calls
 
 
 def accounts(session: botocore.session.Session, **kwargs: Any) -> AccountClients:
@@ -142,10 +105,7 @@ def test_a_role_that_cannot_be_assumed_names_the_account_and_role(
     home: botocore.session.Session,
 ) -> None:
     # STS refuses, as it does when the role is missing or does not trust the caller.
-    home.register(
-        "before-send.sts.AssumeRole",
-        lambda **_: AWSResponse("https://sts.amazonaws.com/", 403, {}, _Body(ACCESS_DENIED)),
-    )
+    refuse_assume_role(home, MEMBER)
     clients = accounts(home)
     with pytest.raises(AccountAccessError) as raised:
         clients.client("ec2", MEMBER, REGION)
@@ -159,6 +119,18 @@ def test_a_role_that_cannot_be_assumed_names_the_account_and_role(
         "AccessDenied: User: arn:aws:sts::123456789012:assumed-role/hub is not authorized. "
     )
     assert "member-role stack" in str(error)
+
+
+def test_member_clients_share_the_home_sessions_hooks(home: botocore.session.Session) -> None:
+    """Member sessions use the home session's event hooks rather than registering botocore's
+    own anew (most of a session's memory, kept for every account): what is registered on the
+    home session sees every account's calls."""
+    seen: list[str] = []
+    home.register("before-call.ec2.DescribeSecurityGroups", lambda **_: seen.append("call"))
+    clients = accounts(home)
+    for account in (HOME, MEMBER, OTHER):
+        clients.client("ec2", account, REGION).describe_security_groups()
+    assert seen == ["call"] * 3
 
 
 def test_role_arns_are_written_in_the_partition() -> None:

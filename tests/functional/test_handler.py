@@ -728,16 +728,17 @@ def test_handlers_around_two_rules_each_use_their_own_clients(
 def test_the_entry_point_is_the_factorys_handler_around_the_containers_rule(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    seen: list[object] = []
+    seen: list[tuple[object, str | None]] = []
 
-    def handle(event: object) -> dict[str, Any]:
-        seen.append(event)
+    def handle(event: object, *, function_arn: str | None = None) -> dict[str, Any]:
+        seen.append((event, function_arn))
         return {"putEvaluationsCalls": 0, "COMPLIANT": 0, "NON_COMPLIANT": 0, "NOT_APPLICABLE": 0}
 
     monkeypatch.setattr(handler.rule, "handle", handle)
     event = load(CHANGE_EVENT)
     assert handler.lambda_handler(event, LambdaContext())["putEvaluationsCalls"] == 0
-    assert seen == [event]
+    # The function's ARN tells an organization's hub its own account and partition.
+    assert seen == [(event, LambdaContext.invoked_function_arn)]
     # Built by the factory: the metrics are flushed as EMF when it returns.
     emf = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x)
     assert emf["PutEvaluationsCalls"] == [0.0]
