@@ -32,6 +32,9 @@ ORGANIZATION_DEPLOYMENT = "organization"
 MEMBER_ROLE_NAME_VARIABLE = "PORTGUARD_MEMBER_ROLE_NAME"
 """The hub function's environment variable holding the name of the role it assumes in each member
 account (``arn:<partition>:iam::<account>:role/<name>``); set only in organization mode."""
+DEFAULT_MEMBER_ROLE_NAME = "portguard-member"
+"""The member role's name unless ``portguard:memberRoleName`` says otherwise, and the role
+``portguard scan --org`` assumes unless ``--role`` says otherwise."""
 GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
 """A security group id, as the remediation document and function accept it."""
 
