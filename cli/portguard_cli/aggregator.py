@@ -215,7 +215,11 @@ def _regions(client: ConfigServiceClient, name: str) -> list[tuple[str, int]]:
         ) from error
     regions = []
     for text in texts:
-        row = json.loads(text)
+        try:
+            row = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            reason = json_error_reason(error)
+            raise UsageError(f"aggregator {name} answered what is not JSON: {reason}") from error
         region = row.get("awsRegion") if is_object(row) else None
         if isinstance(region, str) and region:
             count = row.get("COUNT(*)")

@@ -43,7 +43,8 @@ class Progress:
         if sys.stderr.isatty():
             self._bar = _rich_bar(self.unit, groups=self.counts_groups)
             self._bar.__enter__()
-            self._task = self._bar.add_task("scan", total=self.total, groups=0)
+            # A total of 0 is one not known (an aggregator that did not count): no bar, a count.
+            self._task = self._bar.add_task("scan", total=self.total or None, groups=0)
         return self
 
     def __exit__(

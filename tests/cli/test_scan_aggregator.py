@@ -353,3 +353,28 @@ def test_the_table_at_80_columns(
         lines[-1] == "In 2 accounts: 248 groups: 10 non-compliant, 236 compliant, 2 not applicable"
     )
     assert capsys.readouterr().err == ""
+
+
+def test_the_progress_bar_counts_groups(
+    aggregator: Aggregator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    status, rows, _ = scan_json(capsys)
+    assert status == 1
+    assert len(rows) == len(aggregator.items)  # stdout is exactly the JSON array
+    assert "groups" in terminal.getvalue()
+
+
+def test_an_answer_that_is_not_json(
+    aggregator: Aggregator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        Aggregator,
+        "_page",
+        staticmethod(lambda results, fields, request, default: {"Results": ["{"]}),
+    )
+    assert main(["scan", "--aggregator", NAME]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"portguard scan: aggregator {NAME} answered what is not JSON: "
+    )

@@ -29,6 +29,7 @@ from organization import (
 from shared_data import fixture
 from terminal import Terminal
 
+from portguard.errors import AccountAccessError
 from portguard.rule import PortguardRule
 from portguard_cli import failures
 from portguard_cli.failures import Failure, describe
@@ -517,3 +518,50 @@ def test_each_account_is_let_go_after_its_last_pair() -> None:
     clients.done(pairs[3])
     clients.done(pairs[2])
     assert accounts.forgotten == ["111", "222"]
+
+
+def test_a_refusal_that_is_no_answer_of_aws_keeps_botocores_words() -> None:
+    account = "111122223333"
+    error = AccountAccessError(
+        account,
+        f"arn:aws:iam::{account}:role/audit",
+        "Could not connect to the endpoint URL: https://sts.amazonaws.com/",
+    )
+    failure = Failure.refused(error, "advice")
+    assert failure == Failure(
+        account,
+        None,
+        Explanation(
+            "cannot assume the role audit",
+            "Could not connect to the endpoint URL: https://sts.amazonaws.com/",
+        ),
+        "advice",
+    )
+
+
+def test_regions_of_ones_own_account_that_fail_alike_are_one_line() -> None:
+    denied = Explanation("access denied to ec2:DescribeSecurityGroups", "not authorized")
+    other = denied._replace(detail="not authorized either")
+    assert describe([Failure(None, "eu-west-1", denied), Failure(None, "us-east-1", denied)]) == [
+        "eu-west-1, us-east-1: access denied to ec2:DescribeSecurityGroups: not authorized"
+    ]
+    assert describe([Failure(None, "eu-west-1", denied), Failure(None, "us-east-1", other)]) == [
+        "eu-west-1, us-east-1: access denied to ec2:DescribeSecurityGroups (for example in "
+        "eu-west-1: not authorized)"
+    ]
+
+
+def test_exit_2_when_sts_does_not_know_the_caller(
+    members: list[str], calls: Calls, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls.fail(
+        lambda call: call.operation == "GetCallerIdentity",
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+    )
+    assert main(["scan", "--org", "--region", "eu-west-1"]) == 2
+    assert capsys.readouterr().err == (
+        "portguard scan: cannot tell who you are: credentials not valid (InvalidClientTokenId): "
+        "The security token included in the request is invalid.\n"
+    )
+    assert calls.of("ListAccounts") == []

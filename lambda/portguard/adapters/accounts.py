@@ -114,7 +114,7 @@ class AccountClients:
         return credentials
 
     def forget(self, account_id: str) -> None:
-        """Let go of a member account's session and credentials (about 130 KB each): a scan of
+        """Let go of a member account's session and credentials (about 220 KB each): a scan of
         a thousand accounts keeps only the ones still in use. Its next client assumes the role
         again. The home account's session is the caller's and stays."""
         if account_id != self.home_account:
