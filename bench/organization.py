@@ -31,7 +31,7 @@ import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stdout
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench.report import Row, Section, mib
 
@@ -48,8 +48,8 @@ HOME_REGION = "us-east-1"
 ROLE = "portguard-member"
 GOAL_RATIO = 1.3
 GROWTH_GOAL_KIB = 32
-"""Memory growth allowed per account: its rows and their JSON (about 8 KiB for its 8 groups),
-with room; a botocore session kept per account would be about 130 KiB."""
+"""Memory growth allowed per account: its rows and their JSON (a few KiB for its 8 groups),
+with room; a botocore session kept per account, with its credentials, is about 220 KiB."""
 
 
 # --- the loopback AWS ----------------------------------------------------------------------------
@@ -239,11 +239,13 @@ def bare_loop(workers: int) -> int:
         return sum(executor.map(pair, pairs))
 
 
-def _timed(fn: Callable[[], object]) -> float:
+def _timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """Wall-clock seconds, and this process's CPU seconds (every thread's; the server's are
+    its own process's)."""
     gc.collect()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def _peak(fn: Callable[[], object]) -> int:
@@ -256,13 +258,26 @@ def _peak(fn: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
-def _pair_of_medians(workers: int, reps: int) -> tuple[float, float]:
-    """The command's and the loop's median seconds with ``workers``, runs alternating."""
+class _Medians(NamedTuple):
+    command: float
+    bare: float
+    command_cpu: float
+    bare_cpu: float
+
+
+def _pair_of_medians(workers: int, reps: int) -> _Medians:
+    """The command's and the loop's median seconds (wall and CPU) with ``workers``, the runs
+    alternating."""
     mine, floor = [], []
     for _ in range(reps):
         floor.append(_timed(lambda: bare_loop(workers)))
         mine.append(_timed(lambda: command(workers)))
-    return statistics.median(mine), statistics.median(floor)
+    return _Medians(
+        statistics.median(wall for wall, _ in mine),
+        statistics.median(wall for wall, _ in floor),
+        statistics.median(cpu for _, cpu in mine),
+        statistics.median(cpu for _, cpu in floor),
+    )
 
 
 def run_organization(*, quick: bool) -> Section:
@@ -306,24 +321,30 @@ def _run(aws: LoopbackAws, *, quick: bool) -> Section:
 
     status, json_large = command(DEFAULT_WORKERS)
     groups = bare_loop(DEFAULT_WORKERS)
-    command_s, bare_s = _pair_of_medians(DEFAULT_WORKERS, reps)
+    default = _pair_of_medians(DEFAULT_WORKERS, reps)
     section.goal_ratio(
         f"scan --org, {DEFAULT_WORKERS} workers (the default)",
-        command_s,
-        bare_s,
+        default.command,
+        default.bare,
         limit=GOAL_RATIO,
         unit="s",
         digits=2,
     )
-
-    by_workers: dict[int, tuple[float, float]] = {}
+    pairs = large * len(REGIONS)
+    section.info_ratio(
+        "  its CPU per pair (this process, every thread)",
+        default.command_cpu / pairs * 1000,
+        default.bare_cpu / pairs * 1000,
+        unit="ms",
+    )
+    by_workers = {DEFAULT_WORKERS: default}
     for workers in sweep:
-        if workers == DEFAULT_WORKERS:
-            by_workers[workers] = (command_s, bare_s)
-            continue
-        by_workers[workers] = _pair_of_medians(workers, reps)
-    for workers, (mine, floor) in sorted(by_workers.items()):
-        section.info_ratio(f"  {workers} workers", mine, floor, unit="s", digits=2)
+        if workers not in by_workers:
+            by_workers[workers] = _pair_of_medians(workers, reps)
+    for workers, medians in sorted(by_workers.items()):
+        section.info_ratio(
+            f"  {workers} workers", medians.command, medians.bare, unit="s", digits=2
+        )
 
     peak_large = _peak(lambda: command(DEFAULT_WORKERS))
     growth = (peak_large - peak_small) / (large - small)
@@ -338,7 +359,6 @@ def _run(aws: LoopbackAws, *, quick: bool) -> Section:
     section.add(Row(f"  peak traced memory, {large} accounts", f"{mib(peak_large):.1f} MiB"))
     section.add(Row("  the JSON of one account's rows", f"{rows_per_account / 1024:.1f} KiB"))
 
-    pairs = large * len(REGIONS)
     calls = 1 + -(-large // 20) + (large - 1) + pairs
     section.notes += [
         f"{large} accounts (the caller's and {large - 1} members) x {len(REGIONS)} regions = "
@@ -351,7 +371,7 @@ def _run(aws: LoopbackAws, *, quick: bool) -> Section:
         "loop makes each pair's client from one botocore session, as the command does",
         f"memory: tracemalloc's peak during one run of the command at {small} and {large} "
         "accounts (clients, pages, sessions and the rows with their JSON); a session kept per "
-        "account would add about 130 KiB each",
+        "account would add about 220 KiB each",
         f"machine: {os.cpu_count()} CPUs; Python {sys.version.split()[0]}",
     ]
     return section
