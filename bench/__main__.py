@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bench.report import Section
 
-SECTIONS = ("decision", "coldstart", "sweep", "worst", "evaluate")
+SECTIONS = ("decision", "coldstart", "sweep", "worst", "evaluate", "organization")
 
 # Before boto3, moto or portguard.handler is imported: fake credentials (moto), no shared AWS
 # files, and the settings the deployed function has.
@@ -101,6 +101,10 @@ def _run_section(name: str, args: argparse.Namespace) -> Section:
         from bench.evaluate import run_evaluate
 
         return run_evaluate(quick=args.quick, profile=args.profile)
+    if name == "organization":
+        from bench.organization import run_organization
+
+        return run_organization(quick=args.quick)
     from bench.decision import run_worst
 
     return run_worst(quick=args.quick, profile=args.profile)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from constructs import Construct, Node
 
 from portguard.arns import is_account_id
-from portguard.definition import ROLE_NAME, SCHEDULES
+from portguard.definition import DEFAULT_MEMBER_ROLE_NAME, ROLE_NAME, SCHEDULES
 from portguard.errors import InvalidParameterError
 from portguard.parameters import (
     KNOWN_PARAMETERS,
@@ -50,7 +50,6 @@ DEPLOY_AS = ("rule", "conformance-pack", "organization")
 # The account an organization deployment runs from: AWS Config's and CloudFormation StackSets'
 # delegated administrator (a member account), or the organization's management account.
 DEPLOY_FROM = ("delegated-administrator", "management-account")
-DEFAULT_MEMBER_ROLE_NAME = "portguard-member"
 # Reserved concurrency in organization mode unless portguard:reservedConcurrency says otherwise:
 # the cost cap on a function any account's Config may invoke (see infra/rule.py), and room for
 # every member's periodic sweep (a few seconds each) well within Lambda's 6 hours of retries.

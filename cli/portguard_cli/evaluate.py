@@ -62,7 +62,12 @@ def evaluate_document(document: Any, parameters: RuleParameters, *, source: str)
             if kind == "ec2":
                 group = parse_ec2_group(value)
                 verdict = evaluate_group(group, parameters, today=today)
-                results.append(Result.of_group(verdict, group, region=None, source=source))
+                account_id = _text(value, "OwnerId")
+                results.append(
+                    Result.of_group(
+                        verdict, group, region=None, source=source, account_id=account_id
+                    )
+                )
             else:
                 item = parse_configuration_item(value)
                 verdict = evaluate_item(
@@ -70,20 +75,27 @@ def evaluate_document(document: Any, parameters: RuleParameters, *, source: str)
                 )
                 group_name = item.group.group_name if item.group else None
                 vpc_id = item.group.vpc_id if item.group else None
-                region = value.get("awsRegion")
                 results.append(
                     Result.of(
                         verdict,
                         group_id=item.resource_id,
                         group_name=group_name,
                         vpc_id=vpc_id,
-                        region=region if isinstance(region, str) else None,
+                        region=_text(value, "awsRegion"),
                         source=source,
+                        # An invoking event's item says awsAccountId, the history's accountId.
+                        account_id=_text(value, "awsAccountId") or _text(value, "accountId"),
                     )
                 )
         except InvalidEventError as error:
             raise UsageError(f"{source}: {error}") from error
     return results
+
+
+def _text(document: Any, key: str) -> str | None:
+    """The document's string at ``key``, if it has one."""
+    value = document.get(key) if is_object(document) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _groups(document: Any, source: str) -> Iterator[tuple[str, Any]]:

@@ -6,6 +6,7 @@ says in the user's words what is wrong with them.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -16,8 +17,6 @@ from portguard.parameters import parse_rule_parameters
 from portguard.reader import json_error_reason
 
 if TYPE_CHECKING:
-    import argparse
-
     from portguard.parameters import RuleParameters
 
 # Rule parameter -> the option that sets it, to name the option in an error.
@@ -28,6 +27,14 @@ PARAMETER_OPTIONS = {
     "exemptTagKey": "--exempt-tag-key",
     "resolvePrefixLists": "--no-resolve-prefix-lists",
 }
+
+
+DEFAULT_WORKERS = 16
+"""(Account, region) pairs ``scan`` reads at once unless ``--workers`` says otherwise; how it
+was chosen: docs/benchmarks.md, section 6, and the README (*Scanning an organization*)."""
+
+MAX_WORKERS = 64
+"""The most ``--workers`` takes."""
 
 
 class UsageError(Exception):
@@ -58,6 +65,13 @@ def read_json(name: str) -> Any:
         raise UsageError(f"{name}: not JSON ({error})") from error
     except (ValueError, RecursionError) as error:  # JSON beyond what Python reads
         raise UsageError(f"{name}: cannot be read as JSON: {json_error_reason(error)}") from error
+
+
+def workers(text: str) -> int:
+    """``--workers N``: a whole number from 1 to :data:`MAX_WORKERS` (an argparse type)."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_WORKERS):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_WORKERS}")
+    return int(text)
 
 
 def rule_parameters(args: argparse.Namespace) -> RuleParameters:

@@ -14,7 +14,14 @@ import importlib
 import sys
 from typing import TYPE_CHECKING
 
-from portguard_cli.inputs import UsageError, add_parameter_options
+from portguard.definition import DEFAULT_MEMBER_ROLE_NAME
+from portguard_cli.inputs import (
+    DEFAULT_WORKERS,
+    MAX_WORKERS,
+    UsageError,
+    add_parameter_options,
+    workers,
+)
 from portguard_cli.results import EXIT_ERROR
 from portguard_cli.runner import run_guarded
 
@@ -41,21 +48,63 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser(
         "scan",
-        help="evaluate the live security groups of one or more regions",
+        help="evaluate the live security groups of regions, accounts or an organization",
         description="Evaluate every security group of the given regions with the rule's "
-        "decision. Exit status: 0 all compliant, 1 any non-compliant, 2 errors.",
+        "decision: in your own account, in every account of your organization (--org) or of a "
+        "list (--accounts) through a role in each, or every group an AWS Config aggregator "
+        "recorded (--aggregator). Exit status: 0 all compliant, 1 any non-compliant, 2 errors "
+        "(any account or region that could not be read).",
     )
     scan.add_argument(
         "--region",
         action="append",
         dest="regions",
         metavar="REGION",
-        help="a region to scan (repeatable); default: the session's region",
+        help="a region to scan (repeatable); default: the session's region; with "
+        "--aggregator, the region the aggregator is in",
     )
     scan.add_argument(
-        "--all-regions", action="store_true", help="every region enabled for the account"
+        "--all-regions",
+        action="store_true",
+        help="every region enabled for your account (in every account scanned)",
     )
     scan.add_argument("--profile", help="the AWS CLI profile to use")
+    where = scan.add_argument_group(
+        "accounts (default: your own account only)"
+    ).add_mutually_exclusive_group()
+    where.add_argument(
+        "--org",
+        action="store_true",
+        help="every active account of your organization (from its management account or a "
+        "delegated administrator), each through --role; yours with your own credentials",
+    )
+    where.add_argument(
+        "--accounts",
+        action="append",
+        metavar="ID[,ID...]",
+        help="these accounts (repeatable), each through --role; yours with your own credentials",
+    )
+    where.add_argument(
+        "--aggregator",
+        metavar="NAME",
+        help="every security group this AWS Config aggregator recorded, in every account and "
+        "region it aggregates; no role is assumed unless --role (to read prefix lists)",
+    )
+    scan.add_argument(
+        "--role",
+        metavar="NAME",
+        help="the role to assume in each account (default: "
+        f"{DEFAULT_MEMBER_ROLE_NAME}, which portguard's organization deployment creates and "
+        "trusts for the principals it names in portguard:scanPrincipals; "
+        "OrganizationAccountAccessRole also works)",
+    )
+    scan.add_argument(
+        "--workers",
+        type=workers,
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"account-regions read at once (default: {DEFAULT_WORKERS}; at most {MAX_WORKERS})",
+    )
     add_parameter_options(scan)
     _add_format(scan)
     scan.set_defaults(module="scan", command_parser=scan)

@@ -1,30 +1,54 @@
-"""``portguard scan``: the rule's decision on the live security groups of one or more regions.
+"""``portguard scan``: the rule's decision on live security groups, in the regions of your own
+account, in every account of an organization (``--org``) or of a list (``--accounts``) through
+a role in each, or everywhere a Config aggregator records (``--aggregator``, in
+:mod:`portguard_cli.aggregator`).
 
-Per region this is the handler's periodic sweep, call for call: :func:`iter_security_groups`
-pages through DescribeSecurityGroups, :func:`parse_ec2_group` reads each group and
-:func:`evaluate_group` decides, with a :class:`PrefixListCache` resolving managed prefix lists.
-Regions are scanned concurrently, each with its own client; an error in one region (access denied,
-not enabled, unreachable) is reported and the other regions still are (exit status 2).
+Per (account, region) pair this is the handler's periodic sweep, call for call:
+:func:`iter_security_groups` pages through DescribeSecurityGroups, :func:`parse_ec2_group` reads
+each group and :func:`evaluate_group` decides, with a :class:`PrefixListCache` resolving managed
+prefix lists. Pairs are scanned on ``--workers`` threads, each with its own client (made from
+its account's credentials, assumed once per account); a pair that fails (a role refused, a
+region not enabled, a call throttled after retries) is reported once on standard error, grouped
+by cause, and every other pair is still scanned (exit status 2).
 """
 
 from __future__ import annotations
 
-import difflib
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from portguard.adapters.accounts import AccountClients
 from portguard.adapters.ec2 import PrefixListCache, iter_security_groups
 from portguard.decision import evaluate_group
+from portguard.errors import AccountAccessError
 from portguard.reader import parse_ec2_group
-from portguard_cli.inputs import UsageError, rule_parameters
+from portguard_cli import aggregator
+from portguard_cli.failures import Failure, describe
+from portguard_cli.inputs import DEFAULT_WORKERS, UsageError, rule_parameters
+from portguard_cli.organization import (
+    DEFAULT_ROLE,
+    MemberClients,
+    Pair,
+    caller,
+    organization_accounts,
+    parse_accounts,
+    refused_advice,
+)
+from portguard_cli.parallel import Progress, in_parallel
 from portguard_cli.results import Result, report
-from portguard_cli.sessions import CLIENT_CONFIG, default_region, explain, open_session
+from portguard_cli.sessions import (
+    CLIENT_CONFIG,
+    check_regions,
+    core_of,
+    default_region,
+    explain,
+    open_session,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -35,128 +59,177 @@ if TYPE_CHECKING:
 
     from portguard.parameters import RuleParameters
 
-MAX_WORKERS = 8
-"""Regions scanned at once."""
-
 FALLBACK_REGION = "us-east-1"
 """Where ``--all-regions`` asks for the account's regions when the session has no region."""
 
 
 @dataclass
-class RegionScan:
-    """What one region gave: its groups' results (those read before an error too) and the
-    error, if any, explained for the user."""
+class PairScan:
+    """What one (account, region) pair gave: its groups' results (those read before an error
+    too) and what went wrong, if anything."""
 
-    region: str
+    pair: Pair
     results: list[Result] = field(default_factory=list)
-    error: str | None = None
+    failure: Failure | None = None
 
 
 def run(args: argparse.Namespace) -> int:
     parameters = rule_parameters(args)  # before anything is asked of AWS
     if args.all_regions and args.regions:
         raise UsageError("--all-regions and --region cannot be used together")
+    if args.role is not None and not (args.org or args.accounts or args.aggregator):
+        raise UsageError("--role needs --org, --accounts or --aggregator")
+    if args.aggregator is not None:
+        return aggregator.run(args, parameters)
+    accounts = parse_accounts(args.accounts) if args.accounts else None
     session = open_session(args.profile)
     regions = _regions(args, session)
+    today = datetime.now(UTC).date()
+    if args.org or accounts:
+        return _scan_accounts(
+            args, session, regions, accounts=accounts, parameters=parameters, today=today
+        )
+
     # Clients are made here, one per region: making them from one session is not thread-safe,
     # calling them from another thread is.
     clients = {r: session.client("ec2", region_name=r, config=CLIENT_CONFIG) for r in regions}
-    scans = scan_regions(clients, parameters, today=datetime.now(UTC).date())
-
-    results = [result for scan in scans for result in scan.results]
-    errors = list(dict.fromkeys(scan.error for scan in scans if scan.error))  # each one once
-    for message in errors:
-        print(f"portguard scan: {message}", file=sys.stderr)
-    return report(results, errors, args.format)
-
-
-def scan_regions(
-    clients: dict[str, EC2Client], parameters: RuleParameters, *, today: date
-) -> list[RegionScan]:
-    """Scan each region with its client, up to :data:`MAX_WORKERS` at once, in the given order;
-    a progress bar on standard error when it is a terminal."""
-    stop = threading.Event()
-
-    def work(region: str, advance: Callable[[], None] | None) -> RegionScan:
-        scan = RegionScan(region)
-        try:
-            for result in scan_region(clients[region], region, parameters, today=today):
-                if stop.is_set():
-                    break
-                scan.results.append(result)
-                if advance is not None:
-                    advance()
-        except (ClientError, BotoCoreError) as error:
-            scan.error = explain(error, region)
-        return scan
-
-    workers = max(1, min(MAX_WORKERS, len(clients)))
-    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="portguard-scan")
-    try:
-        if not sys.stderr.isatty():
-            return list(executor.map(lambda r: work(r, None), clients))
-        return _with_progress(executor, list(clients), work)
-    except BaseException:  # Ctrl-C: stop every region at its next group, start no other
-        stop.set()
-        executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        executor.shutdown(wait=True)
-
-
-def _with_progress(
-    executor: ThreadPoolExecutor,
-    regions: Sequence[str],
-    work: Callable[[str, Callable[[], None] | None], RegionScan],
-) -> list[RegionScan]:
-    from rich.console import Console  # noqa: PLC0415 - only a terminal pays for rich
-    from rich.progress import (  # noqa: PLC0415
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
+    pairs = [Pair(None, region) for region in regions]
+    scans = scan_pairs(
+        pairs, lambda pair: clients[pair.region], parameters, today=today, workers=args.workers
     )
+    return _report(args, scans, by_account=False)
 
-    lock = threading.Lock()
-    groups = 0
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("regions, {task.fields[groups]} groups"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("scan", total=len(regions), groups=0)
 
-        def advance() -> None:
-            nonlocal groups
-            with lock:
-                groups += 1
-                progress.update(task, groups=groups)
+def _scan_accounts(
+    args: argparse.Namespace,
+    session: boto3.Session,
+    regions: list[str],
+    *,
+    accounts: list[str] | None,
+    parameters: RuleParameters,
+    today: date,
+) -> int:
+    """``--org`` or ``--accounts``: every (account, region) pair, the caller's own account with
+    its own credentials, the others through the role."""
+    home_region = default_region(session) or regions[0]
+    you = caller(session, home_region)
+    if accounts is None:
+        accounts = organization_accounts(session, home_region)
+    role = args.role or DEFAULT_ROLE
+    clients = AccountClients(
+        core_of(session),
+        home_account=you.account_id,
+        role_name=role,
+        partition=you.partition,
+        region=home_region,
+        # Every worker may be assuming a role at once, through the one STS client.
+        config=CLIENT_CONFIG.merge(Config(max_pool_connections=args.workers)),
+    )
+    pairs = [Pair(account, region) for account in accounts for region in regions]
+    members = MemberClients(clients, pairs)
+    scans = scan_pairs(
+        pairs,
+        members.ec2,
+        parameters,
+        today=today,
+        workers=args.workers,
+        done=members.done,
+        advice=refused_advice(role, you),
+    )
+    return _report(args, scans, by_account=True)
 
-        def one(region: str) -> RegionScan:
-            scan = work(region, advance)
-            progress.advance(task)
+
+def _report(args: argparse.Namespace, scans: Sequence[PairScan], *, by_account: bool) -> int:
+    results = [result for scan in scans for result in scan.results]
+    failures = list(dict.fromkeys(scan.failure for scan in scans if scan.failure))
+    lines = describe(failures)
+    for line in lines:
+        print(f"portguard scan: {line}", file=sys.stderr)
+    failed = sum(1 for scan in scans if scan.failure)
+    note = None
+    if by_account and failed:
+        note = f"{failed} of {len(scans)} account-regions could not be read (see standard error)"
+    return report(results, lines, args.format, by_account=by_account, note=note)
+
+
+def scan_pairs(
+    pairs: Sequence[Pair],
+    ec2_of: Callable[[Pair], EC2Client],
+    parameters: RuleParameters,
+    *,
+    today: date,
+    workers: int = DEFAULT_WORKERS,
+    done: Callable[[Pair], None] | None = None,
+    advice: str = "",
+) -> list[PairScan]:
+    """Scan each pair with its client (``ec2_of``), on up to ``workers`` threads, in the given
+    order; ``done`` is told of each pair finished. An account whose role is refused fails
+    whole, once (:meth:`Failure.refused`, with ``advice``). A progress bar on standard error when
+    it is a terminal."""
+    unit = "regions" if all(pair.account_id is None for pair in pairs) else "account-regions"
+
+    with Progress(len(pairs), unit) as progress:
+
+        def work(pair: Pair) -> PairScan:
+            scan = PairScan(pair)
+            try:
+                _scan(pair, ec2_of, parameters, today=today, scan=scan, progress=progress)
+            except AccountAccessError as error:
+                scan.failure = Failure.refused(error, advice)
+            except (ClientError, BotoCoreError) as error:
+                scan.failure = Failure.of(error, pair.account_id, pair.region)
+            finally:
+                progress.done()
+                if done is not None:
+                    done(pair)
             return scan
 
-        return list(executor.map(one, regions))
+        return in_parallel(pairs, work, workers=workers, progress=progress)
+
+
+def _scan(
+    pair: Pair,
+    ec2_of: Callable[[Pair], EC2Client],
+    parameters: RuleParameters,
+    *,
+    today: date,
+    scan: PairScan,
+    progress: Progress,
+) -> None:
+    """The pair's groups into ``scan``, until Ctrl-C stops it. Raises what the client raises."""
+    client = ec2_of(pair)
+    for result in scan_region(
+        client, pair.region, parameters, today=today, account_id=pair.account_id
+    ):
+        if progress.stopped.is_set():
+            break
+        scan.results.append(result)
+        progress.group()
 
 
 def scan_region(
-    client: EC2Client, region: str, parameters: RuleParameters, *, today: date
+    client: EC2Client,
+    region: str,
+    parameters: RuleParameters,
+    *,
+    today: date,
+    account_id: str | None = None,
 ) -> Iterator[Result]:
     """Every security group of the client's region, decided as the handler's sweep decides it.
-    Raises what the client raises (:class:`ClientError`, :class:`BotoCoreError`)."""
+    Rows carry ``account_id``, else the account each group names as its owner. Raises what the
+    client raises (:class:`ClientError`, :class:`BotoCoreError`)."""
     resolver = PrefixListCache(client) if parameters.resolve_prefix_lists else None
     for raw in iter_security_groups(client):
         group = parse_ec2_group(raw)
         verdict = evaluate_group(group, parameters, resolve_prefix_list=resolver, today=today)
-        yield Result.of_group(verdict, group, region=region, source=region)
+        owner = account_id or raw.get("OwnerId")
+        yield Result.of_group(
+            verdict,
+            group,
+            region=region,
+            source=region,
+            account_id=owner if isinstance(owner, str) else None,
+        )
 
 
 def _regions(args: argparse.Namespace, session: boto3.Session) -> list[str]:
@@ -172,19 +245,7 @@ def _regions(args: argparse.Namespace, session: boto3.Session) -> list[str]:
         return sorted(r["RegionName"] for r in response.get("Regions", []) if "RegionName" in r)
     if args.regions:
         regions = list(dict.fromkeys(args.regions))
-        known = {
-            r
-            for partition in session.get_available_partitions()
-            for r in session.get_available_regions("ec2", partition_name=partition)
-        }
-        for region in regions:
-            if region not in known:
-                close = difflib.get_close_matches(region, sorted(known), n=1)
-                hint = f"did you mean {close[0]}? " if close else ""
-                raise UsageError(
-                    f"unknown region {region!r}: {hint}(a region newer than this boto3 "
-                    "needs an upgrade: pip install -U boto3)"
-                )
+        check_regions(session, regions)
         return regions
     if default:
         return [default]

@@ -40,6 +40,9 @@ account (``arn:<partition>:iam::<account>:role/<name>``); set only in organizati
 ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 """An IAM role name without a path (IAM's pattern): the member role's name is written into
 ``arn:<partition>:iam::<account>:role/<name>``."""
+DEFAULT_MEMBER_ROLE_NAME = "portguard-member"
+"""The member role's name unless ``portguard:memberRoleName`` says otherwise, and the role
+``portguard scan --org`` assumes unless ``--role`` says otherwise."""
 GROUP_ID_PATTERN = r"^sg-[0-9a-f]{8,17}$"
 """A security group id, as the remediation document and function accept it."""
 

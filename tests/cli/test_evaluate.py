@@ -41,6 +41,7 @@ FIELDS = {
     "groupName",
     "vpcId",
     "region",
+    "accountId",
     "compliance",
     "annotation",
     "source",
@@ -107,6 +108,7 @@ OPEN_SSH = {
     "groupName": "bastion-ssh",
     "vpcId": "vpc-0c4d2e8f1a3b5c7d9",
     "region": "eu-west-1",
+    "accountId": "111122223333",  # the item's awsAccountId
     "compliance": "NON_COMPLIANT",
     "annotation": SSH_OPEN,
     "warnings": [],
@@ -137,6 +139,7 @@ def test_the_legacy_item(capsys: pytest.CaptureFixture[str]) -> None:
         "groupName": "launch-wizard-3",
         "vpcId": "vpc-3b5e8d21",
         "region": "us-east-1",
+        "accountId": "210987654321",  # history naming: accountId
         "compliance": "NON_COMPLIANT",
         "annotation": SSH_OPEN,
         "source": str(LEGACY_ITEM),
@@ -159,6 +162,7 @@ def test_get_resource_config_history_output(
         "groupName": "payments-api",
         "vpcId": "vpc-6d1e3b07",
         "region": "us-east-1",
+        "accountId": "333344445555",
         "compliance": "NON_COMPLIANT",
         "annotation": HTTP_ALT_OPEN,
         "source": path,
@@ -306,14 +310,14 @@ def test_the_json_schema(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
         assert isinstance(result["groupId"], str)
         assert isinstance(result["source"], str)
         assert result["compliance"] in RANK
-        for field in ("groupName", "vpcId", "region", "annotation"):
+        for field in ("groupName", "vpcId", "region", "accountId", "annotation"):
             assert result[field] is None or isinstance(result[field], str)
     ranks = [RANK[r["compliance"]] for r in results]
-    assert ranks == sorted(ranks)  # non-compliant first
-    assert [r["groupId"] for r in results[:3]] == [
-        WEB_FRONTEND,
-        LAUNCH_WIZARD,
-        "sg-0b7e4f1a2c3d5e6f7",
+    assert ranks == sorted(ranks)  # non-compliant first, then by account
+    assert [(r["accountId"], r["groupId"]) for r in results[:3]] == [
+        ("111122223333", "sg-0b7e4f1a2c3d5e6f7"),  # the event's item: awsAccountId
+        ("555566667777", WEB_FRONTEND),  # describe-security-groups: OwnerId
+        ("555566667777", LAUNCH_WIZARD),
     ]
     assert results[-1]["compliance"] == "NOT_APPLICABLE"
 

@@ -24,7 +24,18 @@ from portguard_cli.main import main
 WORLD4 = [{"CidrIp": "0.0.0.0/0"}]
 WORLD6 = [{"CidrIpv6": "::/0"}]
 SSH_ANNOTATION = "Open to the internet from 0.0.0.0/0: tcp/22"
-KEYS = {"groupId", "groupName", "vpcId", "region", "compliance", "annotation", "source", "warnings"}
+KEYS = {
+    "groupId",
+    "groupName",
+    "vpcId",
+    "region",
+    "accountId",
+    "compliance",
+    "annotation",
+    "source",
+    "warnings",
+}
+ACCOUNT = "123456789012"  # moto's default account: the caller's
 PROGRESS_CHARS = ("╸", "╺", "⠋", "⠙", "⠹", "\x1b[")
 
 
@@ -146,6 +157,7 @@ def test_json_schema_regions_and_order(
         assert set(row) == KEYS
         for key in ("groupId", "groupName", "vpcId", "region", "compliance", "source"):
             assert isinstance(row[key], str), key
+        assert row["accountId"] == ACCOUNT  # each group's OwnerId
         assert row["annotation"] is None or isinstance(row["annotation"], str)
         assert row["compliance"] in {"COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"}
         assert row["groupId"].startswith("sg-")

@@ -166,3 +166,17 @@ def test_without_credentials_the_home_account_says_so(home: botocore.session.Ses
     clients = AccountClients(empty, home_account=HOME, role_name="portguard-member")
     with pytest.raises(NoCredentialsError):
         clients.client("ec2", HOME, REGION)
+
+
+def test_a_forgotten_account_is_assumed_again_and_the_home_account_stays(
+    home: botocore.session.Session,
+) -> None:
+    calls = assume_calls(home)
+    clients = accounts(home)
+    clients.client("ec2", MEMBER, REGION).describe_security_groups()
+    clients.forget(MEMBER)
+    clients.forget(HOME)
+    clients.client("ec2", MEMBER, REGION).describe_security_groups()
+    assert calls == [role_arn("aws", MEMBER, "portguard-member")] * 2
+    assert clients.client("sts", HOME, REGION).get_caller_identity()["Account"] == HOME
+    assert len(calls) == 2  # the home account still assumes nothing

@@ -114,6 +114,14 @@ class AccountClients:
             ) from error
         return credentials
 
+    def forget(self, account_id: str) -> None:
+        """Let go of a member account's session and credentials (tens of KB each): a scan of a
+        thousand accounts keeps only the ones still in use. Its next client assumes the role
+        again. The home account's session is the caller's and stays."""
+        if account_id != self.home_account:
+            with self._lock:
+                self._sessions.pop(account_id, None)
+
     def _session(self, account_id: str) -> botocore.session.Session:
         """The account's session (made the first time), under the lock."""
         session = self._sessions.get(account_id)
