@@ -28,12 +28,11 @@ import statistics
 import sys
 import threading
 import time
-import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stdout
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bench.report import Row, Section, mib
+from bench.report import Row, Section, mib, peak_traced
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -248,16 +247,6 @@ def _timed(fn: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-def _peak(fn: Callable[[], object]) -> int:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 class _Medians(NamedTuple):
     command: float
     bare: float
@@ -312,7 +301,7 @@ def _run(aws: LoopbackAws, *, quick: bool) -> Section:
     seeding = time.perf_counter() - started
     aws.slow(LATENCY)
     status, json_small = command(DEFAULT_WORKERS)  # a warm-up, and the small JSON's size
-    peak_small = _peak(lambda: command(DEFAULT_WORKERS))
+    peak_small = peak_traced(lambda: command(DEFAULT_WORKERS))
     aws.slow(0.0)
     started = time.perf_counter()
     organization.grow(large)
@@ -346,7 +335,7 @@ def _run(aws: LoopbackAws, *, quick: bool) -> Section:
             f"  {workers} workers", medians.command, medians.bare, unit="s", digits=2
         )
 
-    peak_large = _peak(lambda: command(DEFAULT_WORKERS))
+    peak_large = peak_traced(lambda: command(DEFAULT_WORKERS))
     growth = (peak_large - peak_small) / (large - small)
     rows_per_account = (json_large - json_small) / (large - small)
     section.goal_max(

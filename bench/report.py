@@ -10,6 +10,7 @@ import statistics
 import sys
 import sysconfig
 import timeit
+import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,6 +160,18 @@ def best(samples: list[float]) -> float:
 
 def median(samples: list[float]) -> float:
     return statistics.median(samples)
+
+
+def peak_traced(fn: Callable[[], object]) -> int:
+    """The peak of Python's allocations (tracemalloc) while ``fn`` runs, in bytes, after a
+    collection so that earlier garbage does not count."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def mib(n_bytes: float) -> float:

@@ -15,7 +15,6 @@ import random
 import resource
 import statistics
 import time
-import tracemalloc
 import warnings
 from collections import Counter
 from contextlib import redirect_stdout
@@ -24,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bench import corpus
-from bench.report import Row, Section, mib, profile_text
+from bench.report import Row, Section, mib, peak_traced, profile_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -188,16 +187,6 @@ def baseline_loop(ec2: Any, config: Any) -> int:
     return total
 
 
-def _peak_traced(fn: Callable[[], object]) -> int:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def _max_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
@@ -295,7 +284,7 @@ def _run_sweep(
     for _ in range(reps):
         runs["baseline"].time(baseline_run, clock)
         runs["handler"].time(handler_run, clock)
-    peak_handler, peak_baseline = _peak_traced(handler_run), _peak_traced(baseline_run)
+    peak_handler, peak_baseline = peak_traced(handler_run), peak_traced(baseline_run)
 
     section = Section(
         f"3. Periodic sweep: {groups:,} groups created + moto's default = {n:,} listed; "
