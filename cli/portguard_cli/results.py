@@ -78,16 +78,14 @@ class Result(NamedTuple):
         account_id: str | None = None,
     ) -> Result:
         """A result for a security group read from the EC2 API's shape."""
-        return cls(
-            group.group_id,
-            group.group_name,
-            group.vpc_id,
-            region,
-            verdict.compliance,
-            verdict.annotation,
-            source,
-            verdict.warnings,
-            account_id,
+        return cls.of(
+            verdict,
+            group_id=group.group_id,
+            group_name=group.group_name,
+            vpc_id=group.vpc_id,
+            region=region,
+            source=source,
+            account_id=account_id,
         )
 
     def as_json(self) -> dict[str, str | list[str] | None]:
