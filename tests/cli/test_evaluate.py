@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rows import JSON_FIELDS
 from shared_data import FIXTURES, fixture
 
 from portguard_cli.evaluate import SHAPES
@@ -36,17 +37,6 @@ SELECT = "select-resource-config.json"
 
 SSH_OPEN = "Open to the internet from 0.0.0.0/0: tcp/22"
 HTTP_ALT_OPEN = "Open to the internet from 0.0.0.0/0: tcp/8080"
-FIELDS = {
-    "groupId",
-    "groupName",
-    "vpcId",
-    "region",
-    "accountId",
-    "compliance",
-    "annotation",
-    "source",
-    "warnings",
-}
 RANK = {"NON_COMPLIANT": 0, "COMPLIANT": 1, "NOT_APPLICABLE": 2}
 
 
@@ -306,7 +296,7 @@ def test_the_json_schema(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     assert isinstance(results, list)
     assert len(results) == 12
     for result in results:
-        assert set(result) == FIELDS
+        assert set(result) == JSON_FIELDS
         assert isinstance(result["groupId"], str)
         assert isinstance(result["source"], str)
         assert result["compliance"] in RANK

@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import SSOTokenLoadError
 from botocore.stub import Stubber
 from moto import mock_aws
+from rows import JSON_FIELDS
 from shared_data import fixture
 
 from portguard_cli import scan, sessions
@@ -24,17 +25,6 @@ from portguard_cli.main import main
 WORLD4 = [{"CidrIp": "0.0.0.0/0"}]
 WORLD6 = [{"CidrIpv6": "::/0"}]
 SSH_ANNOTATION = "Open to the internet from 0.0.0.0/0: tcp/22"
-KEYS = {
-    "groupId",
-    "groupName",
-    "vpcId",
-    "region",
-    "accountId",
-    "compliance",
-    "annotation",
-    "source",
-    "warnings",
-}
 ACCOUNT = "123456789012"  # moto's default account: the caller's
 PROGRESS_CHARS = ("╸", "╺", "⠋", "⠙", "⠹", "\x1b[")
 
@@ -154,7 +144,7 @@ def test_json_schema_regions_and_order(
     assert isinstance(rows, list)
     assert len(rows) == 4  # two groups and two default groups
     for row in rows:
-        assert set(row) == KEYS
+        assert set(row) == JSON_FIELDS
         for key in ("groupId", "groupName", "vpcId", "region", "compliance", "source"):
             assert isinstance(row[key], str), key
         assert row["accountId"] == ACCOUNT  # each group's OwnerId

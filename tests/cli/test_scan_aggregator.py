@@ -13,6 +13,7 @@ import pytest
 from config_aggregator import Aggregator, permission, security_group, serve
 from moto import mock_aws
 from organization import HOME, ROLE, Calls, assuming, client, create_organization
+from rows import JSON_FIELDS
 from terminal import Terminal
 
 from portguard_cli.aggregator import GROUPS_QUERY, REGIONS_QUERY, config_item
@@ -320,17 +321,7 @@ def test_one_aggregator_one_region(
 def test_the_json_schema(aggregator: Aggregator, capsys: pytest.CaptureFixture[str]) -> None:
     _, rows, _ = scan_json(capsys)
     for row in rows:
-        assert set(row) == {
-            "groupId",
-            "groupName",
-            "vpcId",
-            "region",
-            "accountId",
-            "compliance",
-            "annotation",
-            "source",
-            "warnings",
-        }
+        assert set(row) == JSON_FIELDS
         assert row["compliance"] in {"COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"}
         assert isinstance(row["accountId"], str)
         assert row["annotation"] is None or isinstance(row["annotation"], str)

@@ -26,6 +26,7 @@ from organization import (
     create_organization,
     perm,
 )
+from rows import JSON_FIELDS
 from shared_data import fixture
 from terminal import Terminal
 
@@ -42,17 +43,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 REGIONS = ("eu-west-1", "us-east-1")
-KEYS = {
-    "groupId",
-    "groupName",
-    "vpcId",
-    "region",
-    "accountId",
-    "compliance",
-    "annotation",
-    "source",
-    "warnings",
-}
 SSH = "Open to the internet from 0.0.0.0/0: tcp/22"
 DENIED = "User: arn:aws:sts::123456789012:assumed-role/Admin/me is not authorized to perform: "
 
@@ -153,7 +143,7 @@ def test_every_account_and_region_is_scanned_as_the_rule_decides(
     # Every pair has at least its default VPC's default group.
     assert pairs_of(rows) == {(account, region) for account in everyone for region in REGIONS}
     for row in rows:
-        assert set(row) == KEYS
+        assert set(row) == JSON_FIELDS
         assert re.fullmatch(r"[0-9]{12}", row["accountId"])
         assert row["source"] == row["region"]
     # Each group is in its own account: the calls were made with that account's credentials.
